@@ -1,0 +1,143 @@
+"""GitHub Actions workflow commands, step outputs and the job summary.
+
+Active only when ``GITHUB_ACTIONS=true``: elsewhere annotations go to the ``logging`` logger and
+outputs/summary are no-ops, so the same library code runs in a terminal, a notebook and CI.
+Escaping follows actions/toolkit (``%``, CR, LF in data; plus ``:`` and ``,`` in properties), so a
+message can never end a command early or forge another one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from btp_release.secret import Secret
+
+__all__ = ["Actions"]
+
+log = logging.getLogger(__name__)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    return Path(value) if value else None
+
+
+@attrs.frozen
+class Actions:
+    """Writer of workflow commands; build it with :meth:`from_environ` (read the environment once)."""
+
+    enabled: bool = False
+    stream: TextIO = attrs.field(factory=lambda: sys.stdout, eq=False)
+    output_path: Path | None = None
+    summary_path: Path | None = None
+    env_path: Path | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], stream: TextIO | None = None) -> Actions:
+        """Detect GitHub Actions from ``GITHUB_ACTIONS`` and pick up the command files."""
+        return cls(
+            enabled=environ.get("GITHUB_ACTIONS") == "true",
+            stream=stream if stream is not None else sys.stdout,
+            output_path=_path(environ, "GITHUB_OUTPUT"),
+            summary_path=_path(environ, "GITHUB_STEP_SUMMARY"),
+            env_path=_path(environ, "GITHUB_ENV"),
+        )
+
+    def _command(self, name: str, message: str, **properties: str | int | None) -> None:
+        props = ",".join(
+            f"{key}={_escape_property(str(value))}" for key, value in properties.items() if value is not None
+        )
+        self.stream.write(f"::{name}{' ' + props if props else ''}::{_escape_data(message)}\n")
+        self.stream.flush()
+
+    def _annotate(
+        self, level: str, message: str, title: str | None, file: str | None, line: int | None
+    ) -> None:
+        if self.enabled:
+            self._command(level, message, title=title, file=file, line=line)
+        else:
+            log.log(
+                {"error": logging.ERROR, "warning": logging.WARNING}.get(level, logging.INFO),
+                "%s%s",
+                f"{title}: " if title else "",
+                message,
+            )
+
+    def error(
+        self, message: str, *, title: str | None = None, file: str | None = None, line: int | None = None
+    ) -> None:
+        self._annotate("error", message, title, file, line)
+
+    def warning(
+        self, message: str, *, title: str | None = None, file: str | None = None, line: int | None = None
+    ) -> None:
+        self._annotate("warning", message, title, file, line)
+
+    def notice(
+        self, message: str, *, title: str | None = None, file: str | None = None, line: int | None = None
+    ) -> None:
+        self._annotate("notice", message, title, file, line)
+
+    @contextlib.contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A collapsible log section; always closed, also when the body raises."""
+        if not self.enabled:
+            yield
+            return
+        self._command("group", title)
+        try:
+            yield
+        finally:
+            self._command("endgroup", "")
+
+    def mask(self, value: str | Secret) -> None:
+        """Hide ``value`` in all later log lines; call before anything could print it."""
+        raw = value.reveal() if isinstance(value, Secret) else value
+        if self.enabled and raw:
+            for line in raw.splitlines() or [raw]:
+                if line.strip():
+                    self._command("add-mask", line)
+
+    def _append(self, path: Path | None, text: str) -> bool:
+        if not self.enabled or path is None:
+            return False
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+        return True
+
+    @staticmethod
+    def _key_value(name: str, value: str) -> str:
+        if not name or any(c in name for c in "=\r\n"):
+            raise ValueError(f"invalid output/env name {name!r}")
+        if "\n" not in value and "\r" not in value:
+            return f"{name}={value}\n"
+        delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
+        return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+
+    def set_output(self, name: str, value: str) -> bool:
+        """Append a step output to ``$GITHUB_OUTPUT`` (multi-line safe); ``False`` when inactive."""
+        return self._append(self.output_path, self._key_value(name, value))
+
+    def set_env(self, name: str, value: str) -> bool:
+        """Export ``name`` to later steps through ``$GITHUB_ENV``; ``False`` when inactive."""
+        return self._append(self.env_path, self._key_value(name, value))
+
+    def summary(self, markdown: str) -> bool:
+        """Append Markdown to the job summary; ``False`` when inactive."""
+        return self._append(self.summary_path, markdown if markdown.endswith("\n") else markdown + "\n")

@@ -1,0 +1,88 @@
+"""One exception hierarchy for everything btp_release can fail at.
+
+Each class means one thing a caller may want to handle differently; the message always says what
+failed, for which object, and what to do. ``exit_code`` lets the CLI map errors to documented exit
+codes without a lookup table of its own.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "AuthenticationFailed",
+    "BtpReleaseError",
+    "Conflict",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "Timeout",
+    "Transient",
+]
+
+
+class BtpReleaseError(Exception):
+    """Root of every error btp_release raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(f"{message} — {hint}" if hint else message)
+
+
+class InvalidInput(BtpReleaseError):
+    """The caller gave something unusable: a malformed version, a bad file, a rejected request body."""
+
+    exit_code = 2
+
+
+class NotFound(BtpReleaseError):
+    """The object (release, tag, asset, repository…) does not exist or is not visible to the token."""
+
+    exit_code = 3
+
+
+class Conflict(BtpReleaseError):
+    """The remote state forbids the operation (e.g. an immutable release, a published tag reuse)."""
+
+    exit_code = 4
+
+
+class AlreadyExists(Conflict):
+    """The object to create is already there (release for a published tag, asset name, git ref)."""
+
+
+class AuthenticationFailed(BtpReleaseError):
+    """The credentials are missing, wrong or expired (HTTP 401)."""
+
+    exit_code = 5
+
+
+class PermissionDenied(BtpReleaseError):
+    """The credentials are valid but lack a permission (HTTP 403 without rate-limit signals)."""
+
+    exit_code = 5
+
+
+class Transient(BtpReleaseError):
+    """A network error or a 5xx: worth retrying an idempotent call later."""
+
+    exit_code = 6
+
+
+class RateLimited(Transient):
+    """Primary or secondary rate limit hit; ``retry_after`` says how long the server asks to wait."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class Timeout(BtpReleaseError):
+    """A bounded wait ran out; the message names what was awaited and the last observed state."""
+
+    exit_code = 8

@@ -11,6 +11,7 @@ __all__ = [
     "AlreadyExists",
     "AuthenticationFailed",
     "BtpReleaseError",
+    "CheckFailed",
     "Conflict",
     "InvalidInput",
     "NotFound",
@@ -86,3 +87,9 @@ class Timeout(BtpReleaseError):
     """A bounded wait ran out; the message names what was awaited and the last observed state."""
 
     exit_code = 8
+
+
+class CheckFailed(BtpReleaseError):
+    """A required commit status or check run finished unsuccessfully; waiting longer will not help."""
+
+    exit_code = 9

@@ -18,6 +18,7 @@ from typing import TextIO
 
 import attrs
 
+from btp_release.errors import InvalidInput
 from btp_release.secret import Secret
 
 __all__ = ["Actions"]
@@ -123,11 +124,14 @@ class Actions:
 
     @staticmethod
     def _key_value(name: str, value: str) -> str:
-        if not name or any(c in name for c in "=\r\n"):
-            raise ValueError(f"invalid output/env name {name!r}")
+        # "<<" would make the runner read "name<<rest=value" as a heredoc that swallows later lines.
+        if not name or "<<" in name or any(c in name for c in "=\r\n"):
+            raise InvalidInput(f"invalid output/env name {name!r}", hint="use letters, digits, '-' and '_'")
         if "\n" not in value and "\r" not in value:
             return f"{name}={value}\n"
         delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
+        while delimiter in value:  # as actions/toolkit: the delimiter must not occur in the value
+            delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
         return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
     def set_output(self, name: str, value: str) -> bool:

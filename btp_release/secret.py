@@ -28,3 +28,6 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return format(repr(self), spec)

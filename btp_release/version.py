@@ -20,7 +20,8 @@ _NUM = r"0|[1-9]\d*"
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER = re.compile(
     rf"^(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
-    rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?$"
+    rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?",
+    re.ASCII,  # \d must not match non-ASCII digits, which int() would accept
 )
 _MAX_LENGTH = 128  # OCI tags are limited to 128 characters
 
@@ -29,9 +30,11 @@ def _explain(text: str) -> str:
     """Say why ``text`` is not a release version, as specifically as we can."""
     if not text:
         return "the version is empty"
+    if len(text) > _MAX_LENGTH:
+        return f"it is {len(text)} characters long; at most {_MAX_LENGTH} fit in an OCI tag"
     if text != text.strip():
         return "the version has leading or trailing whitespace"
-    if text[0] in "vV" and _SEMVER.match(text[1:]):
+    if text[0] in "vV" and _SEMVER.fullmatch(text[1:]):
         return f"drop the leading 'v': the release version is {text[1:]!r}; 'v' is added for the module tag"
     if "+" in text:
         return "build metadata ('+…') is not allowed: OCI image tags cannot contain '+'"
@@ -43,6 +46,12 @@ def _explain(text: str) -> str:
         return f"expected MAJOR.MINOR.PATCH (three numbers), got {len(parts)} part(s)"
     if any(p.startswith("0") and p != "0" for p in parts if p.isdigit()):
         return "numbers must not have leading zeros"
+    if "-" in text:
+        identifiers = text.split("-", 1)[1].split(".")
+        if not all(identifiers):
+            return "the pre-release part after '-' has an empty identifier"
+        if any(i.isdigit() and i.startswith("0") and i != "0" for i in identifiers):
+            return "numeric pre-release identifiers must not have leading zeros"
     return "it is not a SemVer 2.0 version (MAJOR.MINOR.PATCH[-PRERELEASE])"
 
 
@@ -61,7 +70,8 @@ class Version:
         """Parse ``X.Y.Z`` or ``X.Y.Z-pre``; raise :class:`InvalidInput` saying what is wrong."""
         if not isinstance(text, str):
             raise InvalidInput(f"release version must be a string, got {type(text).__name__}")
-        match = _SEMVER.match(text) if len(text) <= _MAX_LENGTH else None
+        # fullmatch, not match with "$": "$" also matches before a trailing newline.
+        match = _SEMVER.fullmatch(text) if len(text) <= _MAX_LENGTH else None
         if match is None:
             shown = text if len(text) <= 40 else text[:40] + "…"
             raise InvalidInput(

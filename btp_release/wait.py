@@ -7,6 +7,7 @@ uses :func:`time.monotonic` and :func:`time.sleep`.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -43,7 +44,12 @@ class WaitPolicy:
     max_interval: float = 30.0
 
     def __attrs_post_init__(self) -> None:
-        if self.timeout < 0 or self.interval <= 0 or self.backoff < 1 or self.max_interval <= 0:
+        # Written as "not (valid)" so that NaN, which fails every comparison, is refused too; an
+        # infinite timeout would be a wait without a deadline.
+        valid = (
+            0 <= self.timeout < math.inf and self.interval > 0 and self.backoff >= 1 and self.max_interval > 0
+        )
+        if not valid:
             raise ValueError(f"invalid wait policy {self!r}")
 
 

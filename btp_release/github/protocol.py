@@ -68,7 +68,8 @@ class ApiUrls:
         if parts.netloc == "api.github.com":
             return cls(api, "https://uploads.github.com")
         if parts.path.endswith("/api/v3"):
-            return cls(api, urllib.parse.urlunsplit(parts._replace(path=parts.path[:-3] + "uploads")))
+            uploads_path = parts.path.removesuffix("v3") + "uploads"  # /api/v3 → /api/uploads
+            return cls(api, urllib.parse.urlunsplit(parts._replace(path=uploads_path)))
         return cls(api, api)
 
     @classmethod

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from btp_release.errors import InvalidInput
 from btp_release.actions import Actions
+from btp_release.errors import InvalidInput
 from btp_release.secret import Secret
 
 

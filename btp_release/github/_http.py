@@ -116,9 +116,11 @@ class GitHubSession:
     def repo_url(self, path: str = "") -> str:
         return f"{self.urls.api}/repos/{self.repo}{path}"
 
-    def _auth_headers(self, url: str) -> dict[str, str]:
-        # Only ever send the token to the configured API/uploads origins.
-        if self._token is None or not (url.startswith(self.urls.api) or url.startswith(self.urls.uploads)):
+    def _auth_headers(self, url: str, hypermedia: bool) -> dict[str, str]:
+        # The token goes only to the configured API/uploads roots, or to a URL GitHub itself gave
+        # us (``upload_url``); redirects to other origins (asset storage) never get it (httpx).
+        trusted = hypermedia or url.startswith(self.urls.api) or url.startswith(self.urls.uploads)
+        if self._token is None or not trusted:
             return {}
         return {"Authorization": f"Bearer {self._token.reveal()}"}
 
@@ -136,15 +138,20 @@ class GitHubSession:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
         follow_redirects: bool = False,
+        hypermedia: bool = False,
     ) -> httpx.Response:
-        """One HTTP exchange, no retry: the response if its status is expected, else a typed error."""
+        """One HTTP exchange, no retry: the response if its status is expected, else a typed error.
+
+        ``hypermedia`` marks a URL taken from a GitHub response (e.g. ``upload_url``), which gets
+        the token even when its origin differs from the configured API root.
+        """
         request = self._http.build_request(
             method,
             url,
             params=params,
             json=json,
             content=content,
-            headers={**self._headers, **self._auth_headers(url), **(headers or {})},
+            headers={**self._headers, **self._auth_headers(url, hypermedia), **(headers or {})},
         )
         try:
             response = self._http.send(request, stream=stream, follow_redirects=follow_redirects)

@@ -220,6 +220,7 @@ class AssetOperations(GitHubSession):
                     expect=(201,),
                     content=local.chunks(),
                     headers={"Content-Type": content_type, "Content-Length": str(local.size)},
+                    hypermedia=True,
                 )
                 asset = ReleaseAsset.from_json(response.json())
                 if local.matches(asset):

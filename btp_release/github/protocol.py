@@ -208,6 +208,8 @@ def error_for_response(
         lowered = said.lower()
         if "already_exists" in _error_codes(body) or "already exists" in lowered:
             return AlreadyExists(what, hint="look it up and reuse or delete it instead of creating it again")
+        if "no commit found" in lowered:  # get-commit answers 422, not 404, for an unknown ref
+            return NotFound(what, hint="check the branch, tag or SHA")
         if "immutable" in lowered:
             return Conflict(
                 what,

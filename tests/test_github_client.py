@@ -481,3 +481,16 @@ def test_token_never_in_logs_errors_or_reprs(
     assert "AuthenticationFailed" in text or "Bad credentials" in text
     for token in secret_tokens:
         assert token not in text
+
+
+def test_mutating_requests_are_spaced_as_github_advises(sim: GitHubSimulator, clock: FakeClock) -> None:
+    with GitHubClient(
+        REPO, token=sim.token, api_url=sim.api_url, clock=clock, sleeper=clock.sleep, mutation_spacing=1.0
+    ) as github:
+        github.get_repository()
+        github.create_commit_status(sim.head_sha, "a", "pending")
+        github.get_repository()
+        github.create_commit_status(sim.head_sha, "a", "success")
+        assert clock.sleeps == [1.0]  # only between the two POSTs, never for GETs
+    assert GitHubClient(REPO, environ={}).mutation_spacing == 1.0  # default on github.com
+    assert GitHubClient(REPO, api_url=sim.api_url, environ={}).mutation_spacing == 0.0

@@ -72,6 +72,7 @@ class GitHubSession:
         sleeper: Sleeper = time.sleep,
         user_agent: str = USER_AGENT,
         environ: Mapping[str, str] | None = None,
+        mutation_spacing: float | None = None,
     ) -> None:
         owner, _, name = repo.partition("/")
         if not owner or not name or "/" in name or any(c.isspace() for c in repo):
@@ -92,6 +93,12 @@ class GitHubSession:
         }
         self._etags: collections.OrderedDict[str, tuple[str, Any]] = collections.OrderedDict()
         self.rate_limit: RateLimitInfo | None = None
+        # GitHub asks for about a second between content-creating requests to stay clear of
+        # secondary rate limits; other hosts (GHES, the simulator) default to no spacing.
+        if mutation_spacing is None:
+            mutation_spacing = 1.0 if self.urls.api == GITHUB_API_URL else 0.0
+        self.mutation_spacing = mutation_spacing
+        self._last_mutation: float | None = None
 
     def __repr__(self) -> str:
         auth = "token" if self._token else "anonymous"
@@ -145,6 +152,11 @@ class GitHubSession:
         ``hypermedia`` marks a URL taken from a GitHub response (e.g. ``upload_url``), which gets
         the token even when its origin differs from the configured API root.
         """
+        if method != "GET" and self.mutation_spacing > 0:
+            now = self.clock()
+            if self._last_mutation is not None and now - self._last_mutation < self.mutation_spacing:
+                self.sleeper(self.mutation_spacing - (now - self._last_mutation))
+            self._last_mutation = self.clock()
         request = self._http.build_request(
             method,
             url,

@@ -320,7 +320,9 @@ def test_operation_survives_fault(op: Op, fault_name: str, fault: Fault, tmp_pat
         assert sim.pending_faults() == [], f"the fault {fault_name} never fired for {op.name}"
         if fault.kind != "latency":
             failed = [r for r in sim.requests[before:] if r.method == op.method and r.status >= 300]
-            assert failed or fault.kind.startswith("reset"), f"no failed {op.method} recorded for {fault_name}"
+            assert failed or fault.kind.startswith("reset"), (
+                f"no failed {op.method} recorded for {fault_name}"
+            )
         assert op.check(sim, ctx, result), f"{op.name} left the wrong state after {fault_name}"
         if fault.kind in ("rate_limit", "secondary"):
             assert clock.sleeps and clock.sleeps[0] >= fault.retry_after  # honoured the server's wait

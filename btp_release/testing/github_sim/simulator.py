@@ -1,0 +1,236 @@
+"""The public face of the simulator: start/stop, tokens, state set-up and snapshots."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from .faults import Fault, FaultBook
+from .models import (
+    Access,
+    Asset,
+    CheckConclusion,
+    CheckRun,
+    CheckStatus,
+    CommitStatus,
+    GitRef,
+    RecordedRequest,
+    Release,
+    StatusState,
+)
+from .protocol import Service
+from .server import App, Servers
+from .state import RepoState
+
+GH_HOST = "github.localhost"
+
+
+class GitHubSimulator:
+    """A stateful GitHub REST simulator for one repository, on real loopback sockets.
+
+    Three servers: the REST API (``api_url``), the upload host (``uploads_url``; releases'
+    ``upload_url`` points there) and the asset storage that downloads redirect to. Use as a
+    context manager, or ``start()``/``stop()``. Thread-safe: all state sits behind one lock.
+    """
+
+    def __init__(
+        self,
+        owner: str = "kyma-project",
+        repo: str = "btp-manager",
+        *,
+        immutable_releases: bool = False,
+        rate_limit: int = 5000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.owner = owner
+        self.repo = repo
+        self._lock = threading.RLock()
+        self._state = RepoState(owner, repo, clock=clock, immutable_releases=immutable_releases)
+        self._faults = FaultBook()
+        self.token = "ghs_" + secrets.token_hex(18)
+        self.readonly_token = "ghs_" + secrets.token_hex(18)
+        self._app = App(
+            state=self._state,
+            lock=self._lock,
+            faults=self._faults,
+            tokens={self.token: Access.WRITE, self.readonly_token: Access.READ},
+            rate_limit=rate_limit,
+            clock=clock,
+            secret=secrets.token_hex(16),
+        )
+        self._servers: Servers | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> GitHubSimulator:
+        """Bind three ephemeral loopback ports and serve; idempotent."""
+        if self._servers is None:
+            servers = Servers(self._app)
+            servers.start()
+            self._servers = servers
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection (bounded: joins threads for at most 5 s)."""
+        if self._servers is not None:
+            self._servers.stop()
+            self._servers = None
+
+    def __enter__(self) -> GitHubSimulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _origin(self, service: Service) -> str:
+        if self._servers is None:
+            raise RuntimeError("GitHubSimulator is not started; use it as a context manager")
+        return self._servers.origin(service)
+
+    @property
+    def api_url(self) -> str:
+        """REST root with github.com's layout (``/repos/...`` at the root, no ``/api/v3``)."""
+        return self._origin(Service.API)
+
+    @property
+    def uploads_url(self) -> str:
+        return self._origin(Service.UPLOADS)
+
+    @property
+    def storage_url(self) -> str:
+        """Where asset downloads are redirected; rejects requests carrying credentials."""
+        return self._origin(Service.STORAGE)
+
+    def gh_env(self, config_dir: str | os.PathLike[str], token: str | None = None) -> dict[str, str]:
+        """Environment for the real ``gh`` CLI to talk to this simulator through HTTP_PROXY.
+
+        Pass ``-R github.localhost/OWNER/REPO`` to gh as well.
+        """
+        proxy = self.api_url
+        return {
+            "GH_HOST": GH_HOST,
+            "GH_TOKEN": token if token is not None else self.token,
+            "GH_CONFIG_DIR": os.fspath(config_dir),
+            "HTTP_PROXY": proxy,
+            "http_proxy": proxy,
+            "NO_PROXY": "",
+            "no_proxy": "",
+            "NO_COLOR": "1",
+            "GH_PROMPT_DISABLED": "1",
+            "GH_NO_UPDATE_NOTIFIER": "1",
+        }
+
+    # -- state set-up -------------------------------------------------------------------
+
+    @property
+    def head_sha(self) -> str:
+        """Head of the default branch ``main``."""
+        with self._lock:
+            return self._state.head_sha
+
+    def add_commit(self, message: str = "") -> str:
+        """Add a commit on ``main``; it becomes the head. Returns its sha."""
+        with self._lock:
+            return self._state.add_commit(message)
+
+    def create_tag(self, name: str, sha: str | None = None) -> GitRef:
+        """Create ``refs/tags/<name>`` (at the head by default), as a push of a tag would."""
+        with self._lock:
+            return self._state.create_ref(f"refs/tags/{name}", sha or self._state.head_sha)
+
+    def _sha(self, ref: str) -> str:
+        sha = self._state.resolve(ref)
+        if sha is None:
+            raise ValueError(f"no commit found for {ref!r}")
+        return sha
+
+    def set_status(
+        self,
+        sha: str,
+        context: str,
+        state: StatusState,
+        description: str = "",
+        target_url: str | None = None,
+    ) -> CommitStatus:
+        """Post a commit status (``sha`` may also be a branch or tag name)."""
+        with self._lock:
+            return self._state.create_status(self._sha(sha), state, context, description or None, target_url)
+
+    def set_check_run(
+        self,
+        sha: str,
+        name: str,
+        status: CheckStatus,
+        conclusion: CheckConclusion | None = None,
+    ) -> CheckRun:
+        """Create or advance the check run ``name``; ``conclusion`` only with ``completed``."""
+        with self._lock:
+            return self._state.set_check_run(self._sha(sha), name, status, conclusion)
+
+    def set_immutable(self, enabled: bool) -> None:
+        """Toggle the repository setting; it applies to releases published from now on."""
+        with self._lock:
+            self._state.immutable_releases = enabled
+
+    @property
+    def delete_ref_lag(self) -> int:
+        """After deleting a tag ref, GET still answers 200 this many more times."""
+        with self._lock:
+            return self._state.delete_ref_lag
+
+    @delete_ref_lag.setter
+    def delete_ref_lag(self, value: int) -> None:
+        if value < 0:
+            raise ValueError("delete_ref_lag must be >= 0")
+        with self._lock:
+            self._state.delete_ref_lag = value
+
+    # -- faults -------------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def pending_faults(self) -> list[tuple[Fault, int]]:
+        return self._faults.pending()
+
+    # -- snapshots ----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request answered so far (a copy), oldest first."""
+        with self._lock:
+            return list(self._app.requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._app.requests.clear()
+
+    def releases(self) -> list[Release]:
+        """All releases including drafts, newest first."""
+        with self._lock:
+            return self._state.releases()
+
+    def refs(self) -> list[GitRef]:
+        with self._lock:
+            return self._state.refs()
+
+    def assets(self, release_id: int) -> list[Asset]:
+        with self._lock:
+            return self._state.assets(release_id)
+
+    def uploaded_bytes(self, asset_id: int) -> bytes:
+        """The stored content of an asset (empty for an ``open`` one)."""
+        with self._lock:
+            return self._state.blob(asset_id)

@@ -28,5 +28,5 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".", "mypy>=1.10", "types-PyYAML")
+    session.install("-e", ".[test]", "mypy>=1.10", "types-PyYAML")
     session.run("mypy", "--strict", "btp_release")

@@ -8,23 +8,15 @@ import math
 import pytest
 
 from btp_release.errors import CheckFailed, Timeout, Transient
+from btp_release.testing import FakeClock
 from btp_release.wait import Poll, WaitPolicy, wait_until
 
 
-class FakeTime:
-    """A monotonic clock that moves only when slept on (or when a probe says it took time)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
+class FakeTime(FakeClock):
+    """The shared fake clock, plus a ``clock`` method (a probe may also move ``now`` itself)."""
 
     def clock(self) -> float:
         return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, seconds
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Probe:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from btp_release.errors import BtpReleaseError, InvalidInput, Transient
+from btp_release.errors import BtpReleaseError, InvalidInput, NotFound, Transient
 from btp_release.github.protocol import (
     API_VERSION,
     GITHUB_API_URL,
@@ -222,6 +222,15 @@ class GitHubSession:
             return response.json() if response.content else None
 
         return self.retrying(attempt, what=f"{operation} ({subject})") if idempotent else attempt()
+
+    def delete(self, url: str, *, operation: str, subject: str) -> bool:
+        """DELETE with retries; ``False`` when the object was already gone (404), so a retried
+        or repeated delete is harmless."""
+        try:
+            self.request_json("DELETE", url, operation=operation, subject=subject, expect=(204,))
+        except NotFound:
+            return False
+        return True
 
     def get_json(
         self,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import attrs
 
-from btp_release.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Transient
+from btp_release.errors import AlreadyExists, Conflict, InvalidInput, Transient
 from btp_release.github._http import GitHubSession
 from btp_release.github.models import Release, ReleaseAsset
 from btp_release.github.protocol import expand_upload_url
@@ -110,17 +110,11 @@ class AssetOperations(GitHubSession):
 
     def delete_asset(self, asset_id: int) -> bool:
         """Delete an asset; ``False`` if it was already gone (so a retried delete is harmless)."""
-        try:
-            self.request_json(
-                "DELETE",
-                self.repo_url(f"/releases/assets/{asset_id}"),
-                operation="delete release asset",
-                subject=f"asset id {asset_id} of {self.repo}",
-                expect=(204,),
-            )
-        except NotFound:
-            return False
-        return True
+        return self.delete(
+            self.repo_url(f"/releases/assets/{asset_id}"),
+            operation="delete release asset",
+            subject=f"asset id {asset_id} of {self.repo}",
+        )
 
     def rename_asset(self, asset_id: int, name: str, label: str | None = None) -> ReleaseAsset:
         """Rename (and relabel) an asset in place."""

@@ -242,17 +242,11 @@ class GitHubClient(AssetOperations):
 
     def delete_release(self, release_id: int) -> bool:
         """Delete a release (not its tag); ``False`` if it was already gone."""
-        try:
-            self.request_json(
-                "DELETE",
-                self.repo_url(f"/releases/{release_id}"),
-                operation="delete release",
-                subject=f"release id {release_id} of {self.repo}",
-                expect=(204,),
-            )
-        except NotFound:
-            return False
-        return True
+        return self.delete(
+            self.repo_url(f"/releases/{release_id}"),
+            operation="delete release",
+            subject=f"release id {release_id} of {self.repo}",
+        )
 
     # -- tags ------------------------------------------------------------------------------
 

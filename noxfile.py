@@ -30,3 +30,10 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[test]", "mypy>=1.10", "types-PyYAML")
     session.run("mypy", "--strict", "btp_release")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not run by CI by default): peak memory and throughput of asset transfer."""
+    session.install("-e", ".[test]")
+    session.run("python", "bench/github_assets.py", *(session.posargs or ["--size-mib", "256"]))

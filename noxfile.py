@@ -21,8 +21,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the package, tests and this file."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "btp_release", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "btp_release", "tests", "noxfile.py")
+    session.run("ruff", "check", "btp_release", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "btp_release", "tests", "bench", "noxfile.py")
 
 
 @nox.session

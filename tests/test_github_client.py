@@ -494,3 +494,19 @@ def test_mutating_requests_are_spaced_as_github_advises(sim: GitHubSimulator, cl
         assert clock.sleeps == [1.0]  # only between the two POSTs, never for GETs
     assert GitHubClient(REPO, environ={}).mutation_spacing == 1.0  # default on github.com
     assert GitHubClient(REPO, api_url=sim.api_url, environ={}).mutation_spacing == 0.0
+
+
+def test_idempotent_creation_costs_one_lookup(
+    sim: GitHubSimulator, client: GitHubClient, tmp_path: Path
+) -> None:
+    sim.clear_requests()
+    draft = client.create_draft_release("6.0.0", target_commitish=sim.head_sha)
+    client.create_tag("6.0.0", sim.head_sha)
+    client.upload_asset(draft, write(tmp_path, "a.yaml", "a"))
+    first = [(r.method, r.service) for r in sim.requests]
+    assert first == [("GET", "api"), ("POST", "api")] * 2 + [("GET", "api"), ("POST", "uploads")]
+    sim.clear_requests()
+    client.create_draft_release("6.0.0", target_commitish=sim.head_sha)
+    client.create_tag("6.0.0", sim.head_sha)
+    client.upload_asset(draft, write(tmp_path, "a.yaml", "a"))
+    assert [r.method for r in sim.requests] == ["GET", "GET", "GET"]  # a re-run only looks

@@ -158,29 +158,26 @@ class GitHubClient(AssetOperations):
         """
         tag_name = _tag(tag)
         subject = f"release {tag_name} of {self.repo}"
-        existing = self._draft_or_raise(tag_name)
-        if existing is not None:
-            return existing
+        version = Version.try_parse(tag_name)
         payload: dict[str, Any] = {
             "tag_name": tag_name,
             "target_commitish": target_commitish,
             "name": name or tag_name,
             "draft": True,
-            "prerelease": prerelease
-            if prerelease is not None
-            else bool(Version.try_parse(tag_name) or 0) and Version.parse(tag_name).is_prerelease,
+            "prerelease": prerelease if prerelease is not None else bool(version and version.is_prerelease),
         }
-        text = body or ""
-        if generate_release_notes and previous_tag:
-            notes = self.generate_release_notes(
-                tag_name, target_commitish=target_commitish, previous_tag=previous_tag
-            )
-            text = f"{text}\n\n{notes.body}" if text else notes.body
-        else:
-            payload["generate_release_notes"] = generate_release_notes
-        payload["body"] = f"{DRAFT_MARKER}\n{text}" if text else DRAFT_MARKER
 
         def create() -> Release:
+            if "body" not in payload:  # built once, only when a draft is really needed
+                text = body or ""
+                if generate_release_notes and previous_tag:
+                    notes = self.generate_release_notes(
+                        tag_name, target_commitish=target_commitish, previous_tag=previous_tag
+                    )
+                    text = f"{text}\n\n{notes.body}" if text else notes.body
+                else:
+                    payload["generate_release_notes"] = generate_release_notes
+                payload["body"] = f"{DRAFT_MARKER}\n{text}" if text else DRAFT_MARKER
             data = self.request_json(
                 "POST",
                 self.repo_url("/releases"),

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 other btp_release error; 2 invalid input; 3 not found; 4 conflict or
 already exists; 5 authentication/permission; 6 transient (network, 5xx); 7 rate limited;
-8 timeout; 9 a required check failed; 130 interrupted.
+8 timeout; 9 a required check failed; 10 image build failed; 11 digest mismatch;
+130 interrupted.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ __all__ = [
     "AlreadyExists",
     "AuthenticationFailed",
     "BtpReleaseError",
+    "BuildFailed",
     "CheckFailed",
     "Conflict",
+    "DigestMismatch",
     "InvalidInput",
     "NotFound",
     "PermissionDenied",
@@ -93,3 +95,17 @@ class CheckFailed(BtpReleaseError):
     """A required commit status or check run finished unsuccessfully; waiting longer will not help."""
 
     exit_code = 9
+
+
+class BuildFailed(BtpReleaseError):
+    """An image build step failed (e.g. a ``RUN`` exited non-zero); the message ends with the build log."""
+
+    exit_code = 10
+
+
+class DigestMismatch(BtpReleaseError):
+    """Content does not match its digest or size: corrupted in the registry or on the way, or a source
+    file changed while it was uploaded. Re-running fetches or uploads it again; a repeat means the stored
+    content is corrupt."""
+
+    exit_code = 11

@@ -30,3 +30,19 @@ def make_github_sim() -> Iterator[Callable[..., GitHubSimulator]]:
     yield make
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_daemon() -> Iterator[Any]:
+    """A private ``dockerd`` (:class:`~btp_release.testing.docker_daemon.DockerDaemon`) for the session.
+
+    Session-scoped because starting one takes seconds; skips with the reason (no dockerd, not root)
+    where it cannot run. Tests share it: tag images with unique names and clean up what they make.
+    """
+    from .docker_daemon import DockerDaemon
+
+    availability = DockerDaemon.available()
+    if not availability:
+        pytest.skip(f"no private Docker daemon: {availability.reason}")
+    with DockerDaemon() as daemon:
+        yield daemon

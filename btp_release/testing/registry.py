@@ -1,7 +1,8 @@
 """A real OCI registry (Debian's ``docker-registry``, distribution 2.8) on 127.0.0.1 for tests.
 
 Started on a free loopback port with filesystem storage in a temporary directory, optionally with
-htpasswd basic auth or extra ``auth`` config (e.g. a token server); stopped by PID. Needs the
+htpasswd basic auth, bearer-token auth through a :class:`~btp_release.testing.token_server.TokenServer`
+(``token_auth=``) or any raw ``auth`` config; stopped by PID. Needs the
 ``docker-registry`` binary (``apt-get install docker-registry``); :func:`registry_binary` tells.
 """
 
@@ -13,10 +14,13 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
+
+if TYPE_CHECKING:
+    from .token_server import TokenServer
 
 __all__ = ["LocalRegistry", "registry_binary"]
 
@@ -44,8 +48,10 @@ def _bcrypt_htpasswd(user: str, password: str) -> str:
 class LocalRegistry:
     """``with LocalRegistry() as reg: reg.host`` → ``"127.0.0.1:PORT"``; ``reg.url`` → ``http://…``.
 
-    ``basic_auth=(user, password)`` enables htpasswd auth; ``auth`` passes a raw distribution
-    ``auth:`` section instead (token auth). ``storage`` may point at an existing directory.
+    ``basic_auth=(user, password)`` enables htpasswd auth; ``token_auth=TokenServer(...)`` enables
+    the bearer-token flow of real registries (the registry trusts that server's tokens; a server
+    not yet started is started here and stopped with the registry); ``auth`` passes a raw
+    distribution ``auth:`` section instead. ``storage`` may point at an existing directory.
     """
 
     def __init__(
@@ -53,11 +59,14 @@ class LocalRegistry:
         *,
         basic_auth: tuple[str, str] | None = None,
         auth: dict[str, Any] | None = None,
+        token_auth: TokenServer | None = None,
         storage: Path | None = None,
         startup_timeout: float = 15.0,
     ) -> None:
         self.basic_auth = basic_auth
         self.auth = auth
+        self.token_auth = token_auth
+        self._owns_token_server = False
         self.startup_timeout = startup_timeout
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._storage = storage
@@ -86,6 +95,9 @@ class LocalRegistry:
         if self._storage is None:
             self._storage = work / "store"
         self._storage.mkdir(parents=True, exist_ok=True)
+        if self.token_auth is not None and not self.token_auth.running:
+            self.token_auth.start()
+            self._owns_token_server = True
         for _attempt in range(5):  # the free port can be taken between probe and bind
             self.port = _free_port()
             config: dict[str, Any] = {
@@ -102,6 +114,8 @@ class LocalRegistry:
                 htpasswd = work / "htpasswd"
                 htpasswd.write_text(_bcrypt_htpasswd(*self.basic_auth))
                 config["auth"] = {"htpasswd": {"realm": "btp-release-test", "path": str(htpasswd)}}
+            elif self.token_auth is not None:
+                config["auth"] = self.token_auth.registry_auth_config()
             elif self.auth:
                 config["auth"] = self.auth
             (work / "config.yml").write_text(yaml.safe_dump(config))
@@ -140,6 +154,9 @@ class LocalRegistry:
 
     def stop(self) -> None:
         self._kill()
+        if self._owns_token_server and self.token_auth is not None:
+            self.token_auth.stop()
+            self._owns_token_server = False
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -1,0 +1,365 @@
+"""Validation of the module inputs and outputs before anything is pushed.
+
+- the raw manifest parses as multi-document YAML and every document has ``apiVersion``, ``kind`` and
+  ``metadata.name``;
+- the default CR validates against its CRD's ``openAPIV3Schema`` when the manifest contains that CRD;
+- a ModuleTemplate validates against the bundled lifecycle-manager CRD version it declares (``crds/``);
+- the images the manifest's workloads run match the Protecode list of the security config (warning or
+  error, by option).
+
+Problems are collected, not raised one by one: :class:`ValidationFailed` (an ``InvalidInput``) lists every
+problem with its file and document index. CRD schemas are translated to JSON Schema draft 4 (the
+OpenAPI v3 dialect): ``x-kubernetes-*`` keys are dropped, ``nullable`` adds ``null``,
+``x-kubernetes-int-or-string`` becomes integer-or-string, and — like ``kubectl apply --validate=strict`` —
+fields the API server would silently prune are reported as unknown.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from typing import Any, Literal
+
+import attrs
+import yaml
+
+from btp_release.errors import InvalidInput
+from btp_release.module.security import SecurityConfig
+from btp_release.module.spec import ModuleInputs, ModuleSpec
+
+__all__ = [
+    "CheckedInputs",
+    "Document",
+    "ImageMismatch",
+    "Problem",
+    "ValidationFailed",
+    "bundled_crd",
+    "check_images",
+    "crd_json_schema",
+    "find_crd",
+    "manifest_images",
+    "parse_default_cr",
+    "parse_documents",
+    "validate_inputs",
+    "validate_object",
+    "validate_template",
+]
+
+log = logging.getLogger(__name__)
+
+ImageMismatch = Literal["warn", "error"]
+CrdSet = Literal["2023", "current"]
+
+_WORKLOAD_POD_SPEC = {
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "Pod": ("spec",),
+}
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong, located: file, 0-based document index in a multi-document file, field path."""
+
+    file: str
+    message: str
+    document: int | None = None
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = self.file if self.document is None else f"{self.file} (document {self.document})"
+        return f"{where}{' ' + self.path if self.path else ''}: {self.message}"
+
+
+class ValidationFailed(InvalidInput):
+    """One or more validation problems; ``problems`` has them all, the message lists them one per line."""
+
+    def __init__(self, what: str, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"{what}: {len(self.problems)} problem(s)\n{lines}",
+            hint="fix the files named above and run again; nothing was pushed",
+        )
+
+
+def _raise_if(what: str, problems: Sequence[Problem]) -> None:
+    if problems:
+        raise ValidationFailed(what, problems)
+
+
+@attrs.frozen
+class Document:
+    """One YAML document of a multi-document file, with its 0-based index."""
+
+    index: int
+    body: Mapping[str, Any]
+
+    @property
+    def api_version(self) -> str:
+        return str(self.body.get("apiVersion", ""))
+
+    @property
+    def kind(self) -> str:
+        return str(self.body.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        metadata = self.body.get("metadata")
+        return str(metadata.get("name", "")) if isinstance(metadata, Mapping) else ""
+
+
+def parse_documents(data: bytes | str, *, file: str) -> tuple[list[Document], list[Problem]]:
+    """Parse multi-document YAML; empty documents are skipped, indexes count every ``---`` document."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    index = -1
+    try:
+        for index, body in enumerate(yaml.safe_load_all(data)):
+            if body is None:
+                continue
+            if not isinstance(body, dict):
+                problems.append(Problem(file, f"expected a mapping, got {type(body).__name__}", index))
+                continue
+            document = Document(index, body)
+            missing = [k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str) or not body[k]]
+            if not document.name:
+                missing.append("metadata.name")
+            if missing:
+                problems.append(Problem(file, f"missing {', '.join(missing)}", index))
+            documents.append(document)
+    except yaml.YAMLError as exc:
+        problems.append(Problem(file, f"not valid YAML: {exc}", index + 1))
+    if not documents and not problems:
+        problems.append(Problem(file, "contains no Kubernetes objects"))
+    return documents, problems
+
+
+def find_crd(documents: Iterable[Document], api_version: str, kind: str) -> Mapping[str, Any] | None:
+    """The CRD among ``documents`` that defines ``kind`` in the group of ``api_version``, if any."""
+    group = api_version.rpartition("/")[0]
+    for document in documents:
+        if document.kind != "CustomResourceDefinition":
+            continue
+        spec = document.body.get("spec") or {}
+        if spec.get("group") == group and (spec.get("names") or {}).get("kind") == kind:
+            return document.body
+    return None
+
+
+def crd_json_schema(crd: Mapping[str, Any], version: str, *, strict: bool = True) -> dict[str, Any]:
+    """The JSON Schema (draft 4) for ``version`` of ``crd``; ``InvalidInput`` if it has no such version."""
+    for entry in (crd.get("spec") or {}).get("versions") or ():
+        if entry.get("name") == version:
+            schema = ((entry.get("schema") or {}).get("openAPIV3Schema")) or {"type": "object"}
+            translated: dict[str, Any] = _translate(schema, strict=strict, resource=True)
+            return translated
+    name = (crd.get("metadata") or {}).get("name")
+    raise InvalidInput(f"CRD {name} has no version {version!r}")
+
+
+def _translate(node: Any, *, strict: bool, resource: bool = False) -> Any:
+    """OpenAPI v3 structural schema (Kubernetes dialect) → JSON Schema draft 4."""
+    if isinstance(node, list):
+        return [_translate(item, strict=strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    embedded = node.get("x-kubernetes-embedded-resource") is True
+    for key, value in node.items():
+        if key.startswith("x-kubernetes-") or key == "nullable":
+            continue
+        if key == "properties" and isinstance(value, dict):
+            # metadata of a resource is ObjectMeta, validated by the API server itself: leave it open.
+            out[key] = {
+                name: sub if name == "metadata" and (resource or embedded) else _translate(sub, strict=strict)
+                for name, sub in value.items()
+            }
+        elif key in ("items", "additionalProperties", "not", "allOf", "anyOf", "oneOf"):
+            out[key] = _translate(value, strict=strict)
+        else:
+            out[key] = value
+    if node.get("x-kubernetes-int-or-string") is True:
+        out.pop("type", None)
+        out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
+    if node.get("nullable") is True:
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    if embedded:
+        out["required"] = sorted({*out.get("required", ()), "apiVersion", "kind"})
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if strict and node.get("type") == "object" and not preserve and "additionalProperties" not in out:
+        out["additionalProperties"] = False  # the API server would prune these fields silently
+    return out
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    return text or "."
+
+
+def validate_object(
+    obj: Mapping[str, Any],
+    crd: Mapping[str, Any],
+    *,
+    file: str,
+    document: int | None = None,
+    strict: bool = True,
+) -> list[Problem]:
+    """Validate a custom resource against the CRD version its ``apiVersion`` names."""
+    api_version = str(obj.get("apiVersion", ""))
+    version = api_version.rpartition("/")[2]
+    entries = {e.get("name"): e for e in (crd.get("spec") or {}).get("versions") or ()}
+    crd_name = (crd.get("metadata") or {}).get("name")
+    if version not in entries:
+        return [Problem(file, f"{crd_name} has no version {version!r} (has {sorted(entries)})", document)]
+    if entries[version].get("served") is False:
+        return [Problem(file, f"{crd_name} version {version} is not served", document)]
+    schema = crd_json_schema(crd, version, strict=strict)
+    validator = _validator_class()(schema)
+    errors = sorted(validator.iter_errors(dict(obj)), key=lambda e: (list(e.absolute_path), e.message))
+    return [Problem(file, _message(error), document, _json_path(error.absolute_path)) for error in errors]
+
+
+def _message(error: Any) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = (error.schema or {}).get("properties") or {}
+        unknown = sorted(str(key) for key in error.instance if key not in known)
+        return f"unknown field(s) {', '.join(unknown)}: not in the CRD schema (the API server drops them)"
+    return str(error.message)
+
+
+@functools.cache
+def _validator_class() -> Any:
+    # Imported lazily: jsonschema (and its referencing/rpds deps) is only needed when validating.
+    return importlib.import_module("jsonschema").Draft4Validator
+
+
+@functools.cache
+def bundled_crd(crd_set: CrdSet) -> Mapping[str, Any]:
+    """The ModuleTemplate CRD bundled in ``btp_release/module/crds`` (see its README for the sources)."""
+    name = {"2023": "moduletemplates-crd-2023.yaml", "current": "moduletemplates-crd-current.yaml"}[crd_set]
+    text = resources.files("btp_release.module").joinpath("crds", name).read_text(encoding="utf-8")
+    return next(doc for doc in yaml.safe_load_all(text) if doc)
+
+
+def validate_template(
+    template: Mapping[str, Any], *, file: str = "template.yaml", crd_set: CrdSet = "2023"
+) -> list[Problem]:
+    """Validate a ModuleTemplate against the version it declares of the bundled CRD (2023 or current)."""
+    problems: list[Problem] = []
+    if template.get("kind") != "ModuleTemplate":
+        problems.append(Problem(file, f"kind is {template.get('kind')!r}, expected ModuleTemplate"))
+    if not str(template.get("apiVersion", "")).startswith("operator.kyma-project.io/"):
+        problems.append(
+            Problem(file, f"apiVersion {template.get('apiVersion')!r} is not operator.kyma-project.io")
+        )
+    name = (template.get("metadata") or {}).get("name")
+    if not name:
+        problems.append(Problem(file, "missing metadata.name"))
+    if problems:
+        return problems
+    return validate_object(template, bundled_crd(crd_set), file=file)
+
+
+def manifest_images(documents: Iterable[Document]) -> list[str]:
+    """Images of the containers and init containers of Deployments, Pods, Jobs… (sorted, unique)."""
+    images: set[str] = set()
+    for document in documents:
+        path = _WORKLOAD_POD_SPEC.get(document.kind)
+        if path is None:
+            continue
+        pod: Any = document.body
+        for key in path:
+            pod = pod.get(key) if isinstance(pod, Mapping) else None
+        if not isinstance(pod, Mapping):
+            continue
+        for container in [*(pod.get("containers") or ()), *(pod.get("initContainers") or ())]:
+            if isinstance(container, Mapping) and isinstance(container.get("image"), str):
+                images.add(container["image"])
+    return sorted(images)
+
+
+def check_images(
+    documents: Iterable[Document],
+    security: SecurityConfig,
+    *,
+    file: str,
+    on_mismatch: ImageMismatch = "warn",
+    security_file: str = "sec-scanners-config.yaml",
+) -> list[Problem]:
+    """Compare manifest images with the Protecode list; log (``warn``) or return (``error``) problems."""
+    in_manifest = set(manifest_images(documents))
+    scanned = set(security.protecode)
+    problems = [
+        Problem(file, f"image {image} is not in the protecode list of {security_file}")
+        for image in sorted(in_manifest - scanned)
+    ] + [
+        Problem(security_file, f"protecode image {image} is not used by any workload in {file}")
+        for image in sorted(scanned - in_manifest)
+    ]
+    if on_mismatch == "warn":
+        for problem in problems:
+            log.warning("security scan config mismatch: %s", problem)
+        return []
+    return problems
+
+
+@attrs.frozen
+class CheckedInputs:
+    """The parsed manifest documents and default CR of inputs that passed :func:`validate_inputs`."""
+
+    documents: tuple[Document, ...]
+    default_cr: Mapping[str, Any] | None
+
+
+def parse_default_cr(data: bytes, *, file: str) -> tuple[Mapping[str, Any] | None, list[Problem]]:
+    """The default CR: exactly one Kubernetes object."""
+    documents, problems = parse_documents(data, file=file)
+    if len(documents) > 1:
+        problems.append(Problem(file, f"expected one object, found {len(documents)}"))
+    return (documents[0].body if documents else None), problems
+
+
+def validate_inputs(
+    spec: ModuleSpec, inputs: ModuleInputs, *, image_mismatch: ImageMismatch = "warn"
+) -> CheckedInputs:
+    """Run every input check and raise one :class:`ValidationFailed` listing all problems, if any."""
+    problems: list[Problem] = []
+    documents: list[Document] = []
+    if inputs.manifest is not None:
+        documents, found = parse_documents(inputs.manifest, file=inputs.manifest_name)
+        problems += found
+    default_cr = None
+    if inputs.default_cr is not None:
+        default_cr, found = parse_default_cr(inputs.default_cr, file=inputs.default_cr_name)
+        problems += found
+        if default_cr is not None and not found:
+            crd = find_crd(documents, str(default_cr["apiVersion"]), str(default_cr["kind"]))
+            if crd is not None:
+                problems += validate_object(default_cr, crd, file=inputs.default_cr_name, document=0)
+            else:
+                log.info(
+                    "default CR %s (%s) not validated: its CRD is not in the manifest",
+                    inputs.default_cr_name,
+                    default_cr["kind"],
+                )
+    if inputs.security is not None and inputs.manifest is not None:
+        problems += check_images(
+            documents,
+            inputs.security,
+            file=inputs.manifest_name,
+            on_mismatch=image_mismatch,
+            security_file=str(spec.security_config_path or "security config"),
+        )
+    _raise_if(f"module {spec.component_name} {spec.component_version}", problems)
+    return CheckedInputs(tuple(documents), default_cr)

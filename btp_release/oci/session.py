@@ -1,0 +1,209 @@
+"""The I/O under :class:`~btp_release.oci.RegistryClient`: one request path for every registry call.
+
+It picks HTTPS (plain HTTP only for loopback or ``insecure``), authenticates through
+:class:`~btp_release.oci.auth.RegistryAuth`, maps failures to typed errors and retries idempotent
+calls with the one :class:`~btp_release.retry.RetryPolicy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from btp_release.errors import Transient
+from btp_release.oci.auth import RegistryAuth
+from btp_release.oci.credentials import Credentials, DockerConfig, credentials_hint
+from btp_release.oci.protocol import base_url, check_url_allowed, error_for_response
+from btp_release.retry import RetryPolicy
+from btp_release.wait import Clock, Sleeper
+
+__all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "RegistrySession"]
+
+T = TypeVar("T")
+log = logging.getLogger("btp_release.oci")
+
+USER_AGENT = "btp-release (+https://github.com/kyma-project)"
+# Per network operation (connect, each read, each write), not for a whole blob transfer.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+_MAX_REDIRECTS = 5
+
+
+class RegistrySession:
+    """Connection, credentials and request policy for one registry host (``name[:port]``)."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        credentials: Credentials | None = None,
+        docker_config: DockerConfig | None = None,
+        insecure: bool = False,
+        scheme: str | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        clock: Clock = time.monotonic,
+        sleeper: Sleeper = time.sleep,
+        user_agent: str = USER_AGENT,
+        max_connections: int = 8,
+    ) -> None:
+        self.host = host
+        self.insecure = insecure
+        self.base_url = base_url(host, insecure=insecure, scheme=scheme)
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+        self.sleeper = sleeper
+        source: Credentials | Callable[[], Credentials] | None = credentials
+        if credentials is None and docker_config is not None:
+            config = docker_config
+            source = lambda: config.credentials_for(host)  # noqa: E731 - resolved on the first challenge
+        self.auth = RegistryAuth(self.base_url, source, clock=clock, allow_http_realm=insecure)
+        self._owns_http = http is None
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = http or httpx.Client(transport=transport, timeout=timeout, limits=limits)
+        self._headers = {"User-Agent": user_agent}
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # -- URLs -------------------------------------------------------------------------------------
+
+    def url(self, repository: str, path: str) -> str:
+        return f"{self.base_url}/v2/{repository}/{path}"
+
+    def resolve(self, location: str, relative_to: str | None = None) -> str:
+        """An absolute URL for a ``Location`` header; plain-HTTP downgrades are refused."""
+        url = urllib.parse.urljoin(relative_to or self.base_url + "/", location)
+        check_url_allowed(url, insecure=self.insecure)
+        return url
+
+    # -- one exchange ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def network_errors(self, operation: str, subject: str) -> Iterator[None]:
+        """Turn httpx transport errors (also while streaming a body) into :class:`Transient`."""
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise Transient(
+                f"registry {operation} for {subject} timed out ({type(exc).__name__}) at {self._where(exc)}",
+                hint="the registry is slow or overloaded; the call is retried",
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise Transient(
+                f"registry {operation} for {subject}: the registry is unreachable at {self._where(exc)} "
+                f"({exc})",
+                hint="check that the registry runs and that host and port are right; the call is retried",
+            ) from exc
+        except httpx.TransportError as exc:
+            raise Transient(
+                f"registry {operation} for {subject}: network error at {self._where(exc)} "
+                f"({type(exc).__name__}: {exc})",
+                hint="check connectivity to the registry; the call is retried",
+            ) from exc
+
+    def _where(self, exc: httpx.TransportError) -> str:
+        try:
+            url = exc.request.url
+        except RuntimeError:  # no request attached
+            return self.base_url
+        origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        return self.base_url if origin == self.base_url else f"{origin} (token server or storage)"
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        subject: str,
+        expect: Iterable[int] = (200,),
+        params: Mapping[str, str | int] | None = None,
+        content: Iterable[bytes] | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """One HTTP exchange, no retry: the response if its status is expected, else a typed error.
+
+        With ``stream`` the caller must close the response. Redirects are not followed here
+        (see :meth:`stream_get`).
+        """
+        check_url_allowed(url, insecure=self.insecure)
+        request = self._http.build_request(
+            method, url, params=params, content=content, headers={**self._headers, **(headers or {})}
+        )
+        with self.network_errors(operation, subject):
+            response = self._http.send(request, stream=stream, auth=self.auth, follow_redirects=False)
+        if response.status_code in set(expect):
+            return response
+        raise self._error(response, operation=operation, subject=subject)
+
+    def _error(self, response: httpx.Response, *, operation: str, subject: str) -> Exception:
+        body: Any = None
+        try:
+            if response.request.method != "HEAD":
+                response.read()
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = response.text[:200]
+        except httpx.HTTPError:
+            body = None
+        finally:
+            response.close()
+        sent = "authorization" in response.request.headers
+        # Resolving credentials may run a helper: only a 401 needs them, for the advice.
+        hint = credentials_hint(self.host, self.auth.credentials) if response.status_code == 401 else ""
+        return error_for_response(
+            response.status_code,
+            response.headers,
+            body,
+            operation=operation,
+            subject=subject,
+            registry=self.host,
+            credentials_hint=hint,
+            sent_credentials=sent,
+        )
+
+    @contextlib.contextmanager
+    def stream_get(
+        self,
+        url: str,
+        *,
+        operation: str,
+        subject: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[httpx.Response]:
+        """GET with a streamed body, following up to five redirects (blob storage), each checked
+        against the HTTPS rule; other origins get no credentials (``RegistryAuth`` is per origin)."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = self.send(
+                "GET",
+                url,
+                operation=operation,
+                subject=subject,
+                expect=(200, 301, 302, 303, 307, 308),
+                headers=headers,
+                stream=True,
+            )
+            if response.status_code == 200:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            response.close()
+            url = self.resolve(response.headers.get("location", ""), relative_to=url)
+        raise Transient(f"registry {operation} for {subject}: more than {_MAX_REDIRECTS} redirects")
+
+    def retrying(self, fn: Callable[[], T], *, what: str) -> T:
+        """Run an idempotent call under the retry policy."""
+        return self.retry.call(fn, what=what, sleeper=self.sleeper)

@@ -2,6 +2,7 @@
 
 from btp_release.oci.auth import RegistryAuth
 from btp_release.oci.credentials import GCP_ACCESS_TOKEN_USER, Credentials, DockerConfig
+from btp_release.oci.layout import OciLayout
 from btp_release.oci.model import (
     MANIFEST_ACCEPT,
     OCI_MANIFEST,
@@ -22,6 +23,7 @@ __all__ = [
     "Descriptor",
     "DockerConfig",
     "Manifest",
+    "OciLayout",
     "Reference",
     "RegistryAuth",
     "RegistryClient",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -34,6 +39,93 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not run by CI by default): peak memory and throughput of asset transfer."""
-    session.install("-e", ".[test]")
-    session.run("python", "bench/github_assets.py", *(session.posargs or ["--size-mib", "256"]))
+    """Benchmarks (not run by CI): release-asset transfer, then the OCI suite against curl, skopeo, oras-py.
+
+    ``nox -s bench`` runs both; ``nox -s bench -- github [--size-mib N]`` only the asset benchmark;
+    ``nox -s bench -- oci [STAGE ...]`` only the OCI suite (stages as for the harness's ``run.sh``, plus
+    ``big1g``). The OCI harness is ``../shared/bench/oci`` (beside the repository); see bench/README.md.
+    """
+    # This venv is also the harness's Python for every Python client (ours, oras-py, hand-rolled httpx).
+    # Our package is installed as a wheel, not editable: pip compiles it to bytecode as it would for a
+    # user, whereas an editable tree under PYTHONDONTWRITEBYTECODE is compiled again by every process
+    # (measured: tens of ms of start-up that no installed client pays).
+    session.install(".[test]", "oras", "httpx")
+    session.install("--no-deps", "--force-reinstall", ".")
+    args = list(session.posargs)
+    part = args.pop(0) if args and args[0] in ("github", "oci") else None
+    if part in (None, "github"):
+        session.run("python", "bench/github_assets.py", *(args if part else []) or ["--size-mib", "256"])
+    if part in (None, "oci"):
+        _bench_oci(session, args)
+
+
+def _bench_oci(session: nox.Session, stages: list[str]) -> None:
+    root = Path(__file__).resolve().parent
+    harness = root.parent / "shared" / "bench" / "oci"
+    if not (harness / "run.sh").is_file():
+        session.log(
+            f"OCI benchmarks skipped: no harness at {harness} (it lives in shared/, beside the repository)"
+        )
+        return
+    # Data (~1.3 GiB) is generated once and kept; results are started afresh by every "setup".
+    work = Path(os.environ.get("OCIBENCH_WORK") or Path(tempfile.gettempdir()) / "btp-ocibench")
+    env = {
+        "OCIBENCH_PY": str(Path(session.bin) / "python"),
+        "OCIBENCH_WORK": str(work),
+        "EXTRA_CLIENTS": str(root / "bench" / "oci.toml"),
+        **OCI_CLIENTS,
+    }
+    stages = stages or [
+        "setup",
+        "baseline",
+        "big",
+        "small",
+        "kyma",
+        "tags",
+        "wait",
+        "report",
+        "stop",
+        "big1g",
+    ]
+    big1g = "big1g" in stages
+    stages = [s for s in stages if s != "big1g"]
+    if "setup" in stages:
+        for results in (work / "results", work / "1g" / "results"):
+            shutil.rmtree(results, ignore_errors=True)
+    try:
+        if stages:
+            session.run("bash", str(harness / "run.sh"), *stages, env=env, external=True)
+        if big1g:
+            # Peak RSS must not grow with the blob: the same push/pull with a 1 GiB layer, in its own
+            # work directory (the harness's "big" workload, generated at 1 GiB).
+            env_1g = {**env, "OCIBENCH_WORK": str(work / "1g"), "GEN_ARGS": "--big-mib 1024 --only big"}
+            env_1g["REPS"] = os.environ.get("REPS_1G", "3")
+            env_1g["CLIENTS_BIG"] = os.environ.get("CLIENTS_BIG_1G", "curl,mini-stream,oras-chunked,btp")
+            session.run(
+                "bash", str(harness / "run.sh"), "setup", "big", "report", "stop", env=env_1g, external=True
+            )
+    finally:  # never leave a registry running (each work directory has its own)
+        for directory in (work, work / "1g"):
+            session.run(
+                "bash",
+                str(harness / "registry.sh"),
+                "stop",
+                env={**env, "OCIBENCH_WORK": str(directory)},
+                external=True,
+                silent=True,
+            )
+    session.log(f"OCI results: {work}/results/report.md and {work}/1g/results/report.md")
+
+
+# The peers of the spec (shared/spec/oci-performance.md) plus ours ("btp", bench/oci.toml); docker is left
+# out (it needs its own daemon and measures gzip). Override any of these in the environment.
+OCI_CLIENTS = {
+    name: os.environ.get(name, clients)
+    for name, clients in {
+        "CLIENTS_BIG": "curl,mini,mini-stream,oras,oras-chunked,skopeo,btp",
+        "CLIENTS_SMALL": "curl,mini,mini-j4,oras,skopeo,btp",
+        "CLIENTS_KYMA": "curl,mini,oras,skopeo,btp",
+        "CLIENTS_TAGS": "curl,mini,oras,skopeo,btp",
+        "CLIENTS_WAIT": "curl,mini,oras,skopeo,btp",
+    }.items()
+}

@@ -24,6 +24,7 @@ from btp_release.errors import (
     RateLimited,
     Timeout,
     Transient,
+    UntrustedCertificate,
 )
 from btp_release.version import Version
 
@@ -125,6 +126,7 @@ __all__ = [
     "Secret",
     "Timeout",
     "Transient",
+    "UntrustedCertificate",
     "Version",
     "WaitPolicy",
     "wait_until",

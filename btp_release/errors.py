@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyExists",
     "AuthenticationFailed",
+    "UntrustedCertificate",
     "BtpReleaseError",
     "BuildFailed",
     "CheckFailed",
@@ -109,3 +110,10 @@ class DigestMismatch(BtpReleaseError):
     content is corrupt."""
 
     exit_code = 11
+
+
+class UntrustedCertificate(AuthenticationFailed):
+    """The server's TLS certificate is not trusted (self-signed, unknown CA, wrong host name).
+
+    Not transient: waiting does not change whom the client trusts.
+    """

@@ -19,6 +19,7 @@ from btp_release.errors import (
     RateLimited,
     Timeout,
     Transient,
+    UntrustedCertificate,
 )
 
 ALL_CLASSES = [getattr(errors, name) for name in errors.__all__]
@@ -64,7 +65,7 @@ def test_exit_codes_are_distinct_except_for_deliberate_families() -> None:
     # An existing object is a conflict; a bad token and a missing permission are both "fix the credentials".
     assert shared == {
         frozenset({Conflict, AlreadyExists}),
-        frozenset({AuthenticationFailed, PermissionDenied}),
+        frozenset({AuthenticationFailed, PermissionDenied, UntrustedCertificate}),
     }
 
 

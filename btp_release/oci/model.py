@@ -19,17 +19,21 @@ from btp_release.errors import InvalidInput
 __all__ = [
     "DOCKER_MANIFEST",
     "MANIFEST_ACCEPT",
+    "OCI_EMPTY",
     "OCI_INDEX",
     "OCI_MANIFEST",
     "ArtifactStore",
     "Descriptor",
     "Manifest",
     "Reference",
+    "TITLE",
     "sha256_digest",
 ]
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+TITLE = "org.opencontainers.image.title"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 # Without the OCI types in Accept, distribution answers 404 for an OCI manifest (spec/oci-performance.md).

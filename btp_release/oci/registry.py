@@ -10,6 +10,7 @@ registries. Why it is built on httpx and not on oras-py: ``docs/oci.md``.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import logging
 import time
@@ -26,7 +27,9 @@ from btp_release.oci.credentials import Credentials, DockerConfig
 from btp_release.oci.model import (
     DOCKER_LIST,
     MANIFEST_ACCEPT,
+    OCI_EMPTY,
     OCI_INDEX,
+    TITLE,
     Descriptor,
     Manifest,
     Reference,
@@ -48,6 +51,9 @@ R = TypeVar("R")
 log = logging.getLogger("btp_release.oci")
 
 _INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+# push_files reads a file up to this size into memory and sends it in one PUT: one request less than a
+# streamed PATCH and a commit, which counts for many small layers.
+_IN_MEMORY = 4 << 20
 
 
 class RegistryClient:
@@ -486,6 +492,40 @@ class RegistryClient:
 
         self._parallel(push, wanted)
         return self.push_manifest(ref, manifest, ref.tag)
+
+    def push_files(
+        self,
+        ref: Reference,
+        files: Sequence[Path],
+        media_type: str,
+        *,
+        config: bytes = b"{}",
+        config_media_type: str = OCI_EMPTY,
+        chunk_size: int | None = None,
+    ) -> tuple[Manifest, Descriptor]:
+        """Push files as the layers of a new artifact (in order, each titled with its file name), then
+        the config and the manifest built from what was sent; returns both.
+
+        Made for a fresh push (a release): every file is read once, up to ``max_workers`` at once,
+        and nothing is asked before it is sent. A file of at most 4 MiB is read into memory, hashed
+        and sent in one ``PUT``; a larger one is hashed while it streams (:meth:`push_blob` without
+        ``digest=``). A blob the repository already has is sent again (the registry keeps one copy);
+        to skip those, build the manifest and use :meth:`push_artifact`.
+        """
+        ref = self._check(ref)
+
+        def layer(path: Path) -> Descriptor:
+            if path.is_file() and path.stat().st_size <= _IN_MEMORY:
+                pushed = self._blobs.upload_bytes(ref.repository, path.read_bytes(), media_type)
+            else:
+                pushed = self.push_blob(ref.repository, path, media_type, chunk_size=chunk_size)
+            return attrs.evolve(pushed, annotations={TITLE: path.name})
+
+        tasks: list[Callable[[], Descriptor]] = [functools.partial(layer, path) for path in files]
+        tasks.append(functools.partial(self._blobs.upload_bytes, ref.repository, config, config_media_type))
+        *layers, config_descriptor = self._parallel(lambda task: task(), tasks)
+        manifest = Manifest(config_descriptor, tuple(layers))
+        return manifest, self.push_manifest(ref, manifest, ref.tag)
 
     def pull_artifact(self, ref: Reference, dest_dir: Path) -> Manifest:
         """Pull the manifest and every blob (config and layers) into ``dest_dir``, one file per

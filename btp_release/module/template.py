@@ -120,6 +120,29 @@ def _metadata(spec: ModuleSpec, labels: dict[str, str], annotations: dict[str, s
     }
 
 
+def _template(
+    spec: ModuleSpec,
+    api_version: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    body: dict[str, Any],
+    module: BuiltModule,
+    cr: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The parts both shapes share: custom state checks, the default CR, the descriptor, metadata."""
+    if spec.custom_state_checks:
+        body["customStateCheck"] = [check.to_json() for check in spec.custom_state_checks]
+    if cr is not None:
+        body["data"] = cr
+    body["descriptor"] = _sorted(module.descriptor)
+    return {
+        "apiVersion": f"{_GROUP}/{api_version}",
+        "kind": "ModuleTemplate",
+        "metadata": _metadata(spec, labels, annotations),
+        "spec": body,
+    }
+
+
 def _legacy(spec: ModuleSpec, module: BuiltModule, cr: dict[str, Any] | None, target: str) -> dict[str, Any]:
     labels = {**spec.labels, LABEL_MODULE_NAME: spec.short_name}
     if spec.beta:
@@ -136,17 +159,7 @@ def _legacy(spec: ModuleSpec, module: BuiltModule, cr: dict[str, Any] | None, ta
     body: dict[str, Any] = {"channel": spec.channel}
     if spec.target_emitted:
         body["target"] = target
-    if spec.custom_state_checks:
-        body["customStateCheck"] = [check.to_json() for check in spec.custom_state_checks]
-    if cr is not None:
-        body["data"] = cr
-    body["descriptor"] = _sorted(module.descriptor)
-    return {
-        "apiVersion": f"{_GROUP}/{spec.template_api_version}",
-        "kind": "ModuleTemplate",
-        "metadata": _metadata(spec, labels, annotations),
-        "spec": body,
-    }
+    return _template(spec, spec.template_api_version, labels, annotations, body, module, cr)
 
 
 def _modulectl(spec: ModuleSpec, module: BuiltModule, cr: dict[str, Any] | None) -> dict[str, Any]:
@@ -170,17 +183,7 @@ def _modulectl(spec: ModuleSpec, module: BuiltModule, cr: dict[str, Any] | None)
     }
     if spec.manager is not None:
         body["manager"] = spec.manager.to_json()
-    if spec.custom_state_checks:
-        body["customStateCheck"] = [check.to_json() for check in spec.custom_state_checks]
-    if cr is not None:
-        body["data"] = cr
-    body["descriptor"] = _sorted(module.descriptor)
-    return {
-        "apiVersion": f"{_GROUP}/v1beta2",
-        "kind": "ModuleTemplate",
-        "metadata": _metadata(spec, labels, annotations),
-        "spec": body,
-    }
+    return _template(spec, "v1beta2", labels, annotations, body, module, cr)
 
 
 def render_template(

@@ -510,3 +510,13 @@ def test_idempotent_creation_costs_one_lookup(
     client.create_tag("6.0.0", sim.head_sha)
     client.upload_asset(draft, write(tmp_path, "a.yaml", "a"))
     assert [r.method for r in sim.requests] == ["GET", "GET", "GET"]  # a re-run only looks
+
+
+def test_download_into_a_missing_directory_is_invalid_input(
+    sim: GitHubSimulator, client: GitHubClient, tmp_path: Path, clock: FakeClock
+) -> None:
+    draft = client.create_draft_release("7.0.0", target_commitish=sim.head_sha)
+    asset = client.upload_asset(draft, write(tmp_path, "a.yaml", "a"))
+    with pytest.raises(InvalidInput, match="cannot write the download"):
+        client.download_asset(asset, tmp_path / "no-such-dir" / "a.yaml")
+    assert clock.sleeps == []  # a local problem is not retried

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+import httpx
 
 from btp_release.errors import AlreadyExists, Conflict, InvalidInput, Transient
 from btp_release.github._http import GitHubSession
@@ -258,12 +259,18 @@ class AssetOperations(GitHubSession):
             )
             try:
                 with partial.open("wb") as handle:
-                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                    # chunks as they arrive: re-chunking to a fixed size costs a copy per chunk
+                    for chunk in response.iter_bytes():
                         handle.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
-            except Exception as exc:
+            except httpx.HTTPError as exc:
                 raise Transient(f"download of {subject} broke off after {size} bytes: {exc}") from exc
+            except OSError as exc:
+                raise InvalidInput(
+                    f"cannot write the download of {subject} to {str(partial)!r}: {exc.strerror}",
+                    hint="check the destination directory (exists, writable, space left)",
+                ) from exc
             finally:
                 response.close()
             if size != meta.size or (meta.digest and meta.digest != f"sha256:{digest.hexdigest()}"):

@@ -6,6 +6,9 @@ Why the low-level API: the daemon's build and push endpoints answer ``200`` and 
 the debug log, an ``error`` entry becomes a typed error carrying the last log lines, and the pushed
 digest comes from the final ``aux: {Tag, Digest, Size}`` entry.
 
+:meth:`ImageBuilder.save_to_layout` exports a local image into an OCI layout instead (``--snapshot``
+runs with a daemon but no registry); the archive conversion lives in :mod:`btp_release.image_export`.
+
 ``docker`` is imported lazily (only :meth:`ImageBuilder.from_environ` needs it at all) so that
 ``import btp_release`` stays fast. Verified against dockerd 20.10 in ``tests/test_images.py``; see
 ``docs/images.md``.
@@ -20,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -34,10 +37,14 @@ from btp_release.errors import (
     RateLimited,
     Transient,
 )
-from btp_release.oci.model import Reference, check_digest
+from btp_release.image_export import convert_docker_archive
+from btp_release.oci.model import Descriptor, Reference, check_digest
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret
 from btp_release.wait import Sleeper
+
+if TYPE_CHECKING:
+    from btp_release.oci.layout import OciLayout
 
 __all__ = [
     "BuiltImage",
@@ -384,6 +391,59 @@ class ImageBuilder:
         """The labels of a local image (its config's ``Labels``)."""
         config = self._inspect(reference).get("Config") or {}
         return dict(config.get("Labels") or {})
+
+    def save_to_layout(
+        self, reference: Reference, layout: OciLayout, *, tag: str | None = None
+    ) -> Descriptor:
+        """Export the local image ``reference`` into ``layout`` as an OCI image tagged ``tag``.
+
+        For ``--snapshot`` runs with a daemon but no registry. ``tag`` defaults to the reference's
+        tag. ``docker save`` is streamed, spooled inside the layout's directory and converted by
+        :func:`~btp_release.image_export.convert_docker_archive` (layers uncompressed, config digest =
+        image ID); returns the manifest's descriptor. Idempotent: saving the same image again gives
+        the same digest and one tag entry. Blocks until the whole image is written.
+
+        Raises :class:`NotFound` when the daemon has no such image, :class:`Transient` when it is
+        unreachable, :class:`InvalidInput` for a malformed archive and :class:`DigestMismatch` when
+        its content does not match the image's digests.
+        """
+        tag = tag or reference.tag
+        if tag is None:
+            raise InvalidInput(f"no tag to save {reference} as", hint="give tag= or a reference with a tag")
+        try:
+            image_id = str(self._inspect(reference)["Id"])
+        except NotFound as exc:
+            raise NotFound(
+                f"no local image {reference} on {self.docker_host} to save into {layout.root}",
+                hint=f"build it first (ImageBuilder.build), or tag a local image as {reference}",
+            ) from exc
+        log.info("saving %s (%s) into %s as %s", reference, image_id, layout.root, tag)
+        try:
+            chunks = self._api.get_image(str(reference))
+            try:
+                return convert_docker_archive(
+                    chunks,
+                    layout,
+                    image=str(reference),
+                    repository=reference.repository,
+                    tag=tag,
+                    expected_id=image_id,
+                )
+            finally:
+                getattr(chunks, "close", lambda: None)()  # the SDK's generator, left early on an error
+        except BtpReleaseError:
+            raise
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise _unreachable(self.docker_host, exc) from exc
+            if _is_api_error(exc):
+                text = _api_error_text(exc)
+                if getattr(exc, "status_code", 0) == 404:  # removed between inspect and save
+                    raise NotFound(
+                        f"docker save of {reference} failed: {text}", hint="build the image first"
+                    ) from exc
+                raise BtpReleaseError(f"docker save of {reference} failed: {text}") from exc
+            raise
 
     def push(self, reference: Reference, auth: tuple[str, Secret] | None = None) -> str:
         """Push the local image tagged ``reference``; returns the manifest digest the registry stored.

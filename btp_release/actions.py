@@ -107,6 +107,15 @@ class Actions:
         finally:
             self._command("endgroup", "")
 
+    def start_group(self, title: str) -> None:
+        """Open a log section that a later :meth:`end_group` closes (for event-driven output)."""
+        if self.enabled:
+            self._command("group", title)
+
+    def end_group(self) -> None:
+        if self.enabled:
+            self._command("endgroup", "")
+
     def mask(self, value: str | Secret) -> None:
         """Hide ``value`` in all later log lines; call before anything could print it."""
         raw = value.reveal() if isinstance(value, Secret) else value

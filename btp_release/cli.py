@@ -1,8 +1,13 @@
 """``btp-release``: a thin command line over the library.
 
-Exit codes: 0 success; 1 other btp_release error; 2 invalid input; 3 not found; 4 conflict or
-already exists; 5 authentication/permission; 6 transient (network, 5xx); 7 rate limited;
-8 timeout; 9 a required check failed; 10 image build failed; 11 digest mismatch;
+Commands: one per stage (``validate``, ``draft``, ``build``, ``upload``, ``await``, ``e2e``,
+``publish``), ``run`` (all of them, or ``--snapshot``: everything into ``./dist`` without network),
+``plan`` (what each stage would do now; changes nothing), ``replace`` (preview, ``--yes`` to delete
+the release and its tag) and ``rehearse`` (the GitHub half against the built-in simulator).
+
+Exit codes: 0 success; 1 other btp_release error; 2 invalid input or configuration; 3 not found;
+4 conflict or already exists; 5 authentication/permission; 6 transient (network, 5xx); 7 rate
+limited; 8 timeout; 9 a required check or E2E failed; 10 image build failed; 11 digest mismatch;
 130 interrupted.
 """
 
@@ -11,8 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 import attrs
 
@@ -20,11 +28,58 @@ from btp_release.errors import BtpReleaseError
 
 __all__ = ["main"]
 
+STAGE_COMMANDS = ("validate", "draft", "build", "upload", "await", "e2e", "publish")
+# Outputs for $GITHUB_OUTPUT, in the order they are documented.
+OUTPUTS = ("release_id", "release_url", "commit", "module_digest", "image_digest", "snapshot_dir", "e2e")
+
+
+def _add_release_options(parser: argparse.ArgumentParser) -> None:
+    from btp_release.config import config_fields
+
+    parser.add_argument("--version", required=True, help="release version X.Y.Z (no leading v)")
+    parser.add_argument("--module-dir", default=".", help="module repository root (default: .)")
+    parser.add_argument(
+        "--config", help="config file (default: btp-release.yaml, else [tool.btp-release] in pyproject.toml)"
+    )
+    parser.add_argument("--ref", help="branch, tag or SHA to release (default: $GITHUB_SHA, else main)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace registry tags of this (never published) version that hold other content",
+    )
+    parser.add_argument("--no-docker", action="store_true", help="do not use a Docker daemon")
+    settings = parser.add_argument_group("settings (override the config file and BTP_RELEASE_* variables)")
+    for name, key, text in config_fields():
+        if name == "module_dir":
+            continue
+        settings.add_argument(f"--{key}", dest=f"set_{name}", metavar=name.upper(), help=text)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="btp-release", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", required=True)
+    helps = {
+        "validate": "preflight: inputs, token, registries, daemon, version free (changes nothing)",
+        "draft": "create the draft release and the tag",
+        "build": "build and push the image and the module; record digests in release-manifest.json",
+        "upload": "upload the templates, manifest and default CR rendered from the pushed module",
+        "await": "wait for assets, registry tags and required checks (bounded)",
+        "e2e": "run the E2E runner on the module and image by digest; record the verdict",
+        "publish": "publish the draft if everything still matches what was built and tested",
+    }
+    for name in STAGE_COMMANDS:
+        _add_release_options(commands.add_parser(name, help=helps[name], description=helps[name]))
+    run = commands.add_parser("run", help="all stages in order; re-run after any failure to finish")
+    _add_release_options(run)
+    run.add_argument("--snapshot", action="store_true", help="build everything into a directory, no network")
+    run.add_argument("--out", help="snapshot directory (default: the snapshot-dir setting, ./dist)")
+    run.add_argument("--commit", help="snapshot: the commit to record (default: git rev-parse HEAD)")
+    _add_release_options(commands.add_parser("plan", help="what each stage would do now; changes nothing"))
+    replace = commands.add_parser("replace", help="preview, then (--yes) delete the release and its tag")
+    _add_release_options(replace)
+    replace.add_argument("--yes", action="store_true", help="really delete (default: only show what)")
     rehearse = commands.add_parser(
         "rehearse",
         help="rehearse the GitHub steps of a release against the built-in GitHub simulator",
@@ -38,8 +93,135 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class Console:
+    """Renders pipeline events: plain lines, GitHub Actions groups and annotations, or nothing but
+    the final JSON (progress then goes to stderr)."""
+
+    def __init__(self, actions: Any, *, as_json: bool, out: TextIO, err: TextIO) -> None:
+        self.actions = actions
+        self.stream = err if as_json else out
+        self._group: str | None = None
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "stage":
+            if event.message in ("start", "plan"):
+                self._open(event.stage)
+            else:
+                self.stream.write(f"[{event.stage}] {event.message}\n")
+                self._close()
+            return
+        if event.kind == "warning" and self.actions.enabled:
+            self.actions.warning(event.message, title=f"btp-release {event.stage}")
+            return
+        if event.kind == "warning":
+            self.stream.write(f"[{event.stage}] warning: {event.message}\n")
+            return
+        self.stream.write(f"[{event.stage}] {event.message}\n")
+        self.stream.flush()
+
+    def _open(self, stage: str) -> None:
+        self._close()
+        if self.actions.enabled:
+            self.actions.start_group(f"btp-release {stage}")
+            self._group = stage
+
+    def _close(self) -> None:
+        if self._group is not None:
+            self.actions.end_group()
+            self._group = None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values = {k.removeprefix("set_"): v for k, v in vars(args).items() if k.startswith("set_")}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _summary(version: str, results: Sequence[Any]) -> str:
+    lines = [f"### btp-release {version}", "", "| stage | result | what happened |", "|---|---|---|"]
+    for result in results:
+        what = "; ".join(result.actions[-3:]).replace("|", "\\|") or "-"
+        lines.append(f"| {result.stage} | {result.status} | {what} |")
+    return "\n".join(lines) + "\n"
+
+
+def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    from btp_release.actions import Actions
+    from btp_release.config import load_config
+    from btp_release.pipeline import ReleasePipeline
+    from btp_release.secret import Secret
+
+    actions = Actions.from_environ(environ, stream=out)
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "BTP_RELEASE_REGISTRY_PASSWORD", "SM_CLIENT_SECRET"):
+        if environ.get(name):
+            actions.mask(Secret(environ[name]))
+    console = Console(actions, as_json=args.json, out=out, err=err)
+    results: list[Any] = []
+    error: BtpReleaseError | None = None
+    try:
+        config = load_config(
+            args.module_dir, config_file=args.config, environ=environ, overrides=_overrides(args)
+        )
+        snapshot = args.command == "run" and args.snapshot
+        with ReleasePipeline.from_config(
+            config,
+            args.version,
+            environ=environ,
+            ref=args.ref,
+            overwrite=args.overwrite,
+            docker=not args.no_docker,
+            github=not snapshot,
+            reporter=console,
+        ) as pipeline:
+            if snapshot:
+                results.append(pipeline.snapshot(Path(args.out) if args.out else None, commit=args.commit))
+            elif args.command == "run":
+                pipeline.run(on_result=results.append)
+            elif args.command == "plan":
+                results.extend(pipeline.plan())
+            elif args.command == "replace":
+                results.append(pipeline.replace(dry_run=not args.yes))
+            else:
+                results.append(pipeline.stage(args.command))
+    except BtpReleaseError as exc:
+        error = exc
+        actions.error(str(exc), title=f"btp-release {args.command} failed")
+    outputs: dict[str, str] = {}
+    for result in results:
+        outputs.update({k: v for k, v in result.outputs.items() if v})
+    for name in OUTPUTS:
+        if name in outputs:
+            actions.set_output(name, outputs[name])
+    if results or error:
+        actions.summary(_summary(args.version, results) + (f"\n**Failed:** {error}\n" if error else ""))
+    if args.json:
+        document = {
+            "command": args.command,
+            "version": args.version,
+            "results": [r.to_json() for r in results],
+            "outputs": outputs,
+            "error": None
+            if error is None
+            else {"type": type(error).__name__, "message": error.message, "hint": error.hint},
+        }
+        out.write(json.dumps(document, indent=2) + "\n")
+    elif error is None:
+        console.stream.write(_human_result(args.command, results, outputs))
+    if error is not None:
+        err.write(f"error: {error}\n")
+        return error.exit_code
+    return 0
+
+
+def _human_result(command: str, results: Sequence[Any], outputs: Mapping[str, str]) -> str:
+    if command == "replace" and results and results[0].status == "planned":
+        return "nothing was deleted; run again with --yes to do the above\n"
+    shown = ", ".join(f"{k}={outputs[k]}" for k in OUTPUTS if k in outputs)
+    return f"done: {command}" + (f" ({shown})" if shown else "") + "\n"
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    env = os.environ if environ is None else environ
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -52,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if args.json:
                 print(json.dumps(attrs.asdict(result), indent=2))
-        return 0
+            return 0
+        return _release_command(args, env, sys.stdout, sys.stderr)
     except BtpReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import mimetypes
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -138,12 +138,14 @@ class AssetOperations(GitHubSession):
         label: str | None = None,
         content_type: str | None = None,
         replace: bool = False,
+        existing: Iterable[ReleaseAsset] | None = None,
     ) -> ReleaseAsset:
         """Upload ``path`` as asset ``name``; idempotent.
 
         Same content already there → returned as is. Different content → :class:`AlreadyExists`
         unless ``replace``, which swaps it safely (temporary name, verify, delete old, rename).
         A published immutable release accepts no assets → :class:`Conflict` before any upload.
+        ``existing``: the release's assets as just listed, to save the listing when uploading several.
         """
         local = LocalFile.inspect(Path(path))
         name = name or local.path.name
@@ -154,7 +156,7 @@ class AssetOperations(GitHubSession):
                 hint="assets can only be added while the release is a draft; release a new version",
             )
         ctype = content_type or guess_content_type(name)
-        assets = {a.name: a for a in self.list_assets(release)}
+        assets = {a.name: a for a in (self.list_assets(release) if existing is None else existing)}
         temp_name = name + TEMP_SUFFIX
         current, temp = assets.get(name), assets.get(temp_name)
         if current is not None and local.matches(current):

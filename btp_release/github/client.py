@@ -438,6 +438,19 @@ class GitHubClient(AssetOperations):
             sleeper=self.sleeper,
         )
 
+    def immutable_releases_enabled(self) -> bool:
+        """Whether the repository has immutable releases on (GitHub answers 404 when it is off):
+        a published release then keeps its assets and its tag name forever."""
+        try:
+            body, _ = self.get_json(
+                self.repo_url("/immutable-releases"),
+                operation="get immutable releases setting",
+                subject=self.repo,
+            )
+        except NotFound:
+            return False
+        return bool(body.get("enabled"))
+
     def require_push_access(self) -> Repository:
         """The repository, or :class:`PermissionDenied` when the token cannot write to it."""
         repo = self.get_repository()

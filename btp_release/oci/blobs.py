@@ -250,6 +250,11 @@ class BlobTransfer:
             raise InvalidInput(f"registry start blob upload for {subject}: 202 without a Location header")
         return self.session.resolve(location)
 
+    def probe_push(self, repository: str) -> None:
+        """Open an upload session and cancel it: proves push access without storing anything."""
+        location = self._start(repository, f"{self.session.host}/{repository}")
+        self._cancel(location)
+
     def _put_monolithic(self, repository: str, data: bytes, digest: str, location: str | None) -> None:
         subject = self._subject(repository, digest)
         opened = location

@@ -416,6 +416,26 @@ class RegistryClient:
             repository, source, media_type, digest=digest, mount_from=mount_from, chunk_size=chunk_size
         )
 
+    def check_push_access(self, repository: str) -> None:
+        """Raise unless the credentials may push to ``repository``: starts an upload session and
+        cancels it at once, so nothing is stored. ``AuthenticationFailed``/``PermissionDenied``
+        for missing rights, ``Transient`` when the registry is unreachable."""
+        self._blobs.probe_push(repository)
+
+    def image_labels(self, ref: Reference) -> dict[str, str] | None:
+        """The labels in the config of the image ``ref`` names, or ``None`` when there is no such tag
+        (an image index or a config without labels gives ``{}``)."""
+        found = self.get_manifest_raw(self._check(ref))
+        if found is None:
+            return None
+        raw, descriptor = found
+        if descriptor.media_type in _INDEX_TYPES:
+            return {}
+        manifest = Manifest.from_bytes(raw)
+        config = json.loads(self.read_blob(ref.repository, manifest.config))
+        labels = (config.get("config") or {}).get("Labels") or {} if isinstance(config, dict) else {}
+        return {str(k): str(v) for k, v in labels.items()}
+
     def read_blob(
         self, repository: str, descriptor: Descriptor, *, max_size: int = DEFAULT_READ_LIMIT
     ) -> bytes:

@@ -1,0 +1,367 @@
+"""What every stage shares: the config, the clients, the observed remote state and the step log.
+
+Stages are stateless: each one observes the release in GitHub and the registries and does only what
+is missing. Within one process the observation is cached and kept current from the results of our
+own calls (a full ``run`` costs well under 30 GitHub calls besides polling); ``refresh()`` forgets it,
+and ``publish`` always looks again before it decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from btp_release.config import ReleaseConfig
+from btp_release.errors import Conflict, InvalidInput, NotFound
+from btp_release.github import GitHubClient, GitRef, Release
+from btp_release.images import ImageBuilder
+from btp_release.module import ModuleArtifact, ModuleInputs, ModuleSpec, build_module
+from btp_release.oci import Reference, RegistryClient
+from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
+from btp_release.pipeline.runner import E2ERunner
+from btp_release.version import Version
+from btp_release.wait import WaitPolicy
+
+__all__ = ["Event", "ReleaseContext", "RemoteState", "StageLog", "StageResult", "StageStatus"]
+
+log = logging.getLogger("btp_release.pipeline")
+T = TypeVar("T")
+StageStatus = Literal["changed", "unchanged", "planned", "skipped"]
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@attrs.frozen
+class Event:
+    """Progress for whoever renders it (terminal, GitHub Actions, JSON lines): one line each."""
+
+    kind: Literal["stage", "step", "note", "warning", "wait"]
+    stage: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class StageResult:
+    """What a stage did (or, in a plan, would do). ``outputs`` are strings for ``$GITHUB_OUTPUT``."""
+
+    stage: str
+    status: StageStatus
+    actions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    outputs: dict[str, str] = attrs.field(factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+class StageLog:
+    """Collects a stage's steps; in a dry run ``act`` describes the step instead of doing it."""
+
+    def __init__(self, ctx: ReleaseContext, stage: str, *, dry_run: bool) -> None:
+        self.ctx = ctx
+        self.stage = stage
+        self.dry_run = dry_run
+        self.actions: list[str] = []
+        self.warnings: list[str] = []
+        self.outputs: dict[str, str] = {}
+        self.changed = False
+
+    def act(self, text: str, do: Callable[[], T]) -> T | None:
+        if self.dry_run:
+            self.actions.append(f"would {text}")
+            self.ctx.emit("step", self.stage, f"would {text}")
+            return None
+        self.ctx.emit("step", self.stage, text)
+        result = do()
+        self.actions.append(text)
+        self.changed = True
+        return result
+
+    def note(self, text: str) -> None:
+        self.actions.append(text)
+        self.ctx.emit("note", self.stage, text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.ctx.emit("warning", self.stage, text)
+
+    def result(self, *, skipped: bool = False) -> StageResult:
+        status: StageStatus = (
+            "skipped"
+            if skipped
+            else "planned"
+            if self.dry_run
+            else "changed"
+            if self.changed
+            else "unchanged"
+        )
+        return StageResult(
+            stage=self.stage,
+            status=status,
+            actions=tuple(self.actions),
+            warnings=tuple(self.warnings),
+            outputs=dict(self.outputs),
+        )
+
+
+@attrs.frozen
+class RemoteState:
+    """The release as GitHub shows it: the release (draft or published), the tag, the provenance."""
+
+    release: Release | None
+    tag: GitRef | None
+    provenance: Provenance | None
+    releases: tuple[Release, ...]  # every release of the repository (for "latest published")
+
+
+class ReleaseContext:
+    """One version of one module, with the clients to release it.
+
+    ``registries`` maps registry hosts to clients (the module and the image registry may be one);
+    ``images`` builds the manager image and may be ``None`` when no Docker daemon is wanted;
+    ``reporter`` receives :class:`Event` values. ``ref`` is what to release (branch, tag or SHA)
+    when no draft exists yet; a draft's own commit always wins, so a re-run after ``main`` moved
+    finishes the release it started. ``overwrite`` allows replacing unpublished registry tags that
+    hold different content.
+    """
+
+    def __init__(
+        self,
+        config: ReleaseConfig,
+        version: Version | str,
+        *,
+        github: GitHubClient | None,
+        registries: dict[str, RegistryClient],
+        images: Callable[[], ImageBuilder] | None = None,
+        e2e_runner: E2ERunner | None = None,
+        ref: str = "main",
+        overwrite: bool = False,
+        reporter: Callable[[Event], None] | None = None,
+        workdir: Path | None = None,
+        tool_versions: dict[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.version = version if isinstance(version, Version) else Version.parse(version)
+        self._github = github
+        self.registries = registries
+        self._images_factory = images
+        self._images: ImageBuilder | None = None
+        self.e2e_runner = e2e_runner
+        self.ref = ref
+        self.overwrite = overwrite
+        self._reporter = reporter
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._workdir = workdir
+        self.tool_versions = tool_versions or {}
+        self._state: RemoteState | None = None
+        self._commit: str | None = None
+        self._artifact: ModuleArtifact | None = None
+        self._artifact_commit: str | None = None
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def emit(
+        self, kind: Literal["stage", "step", "note", "warning", "wait"], stage: str, message: str
+    ) -> None:
+        if self._reporter is not None:
+            log.debug("%s: %s", stage, message)
+            self._reporter(Event(kind, stage, message))
+        else:
+            (log.warning if kind == "warning" else log.info)("%s: %s", stage, message)
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix=f"btp-release-{self.version}-")
+            self._workdir = Path(self._scratch.name)
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        return self._workdir
+
+    def close(self) -> None:
+        if self._images is not None:
+            self._images.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    def __enter__(self) -> ReleaseContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def github(self) -> GitHubClient:
+        if self._github is None:
+            raise InvalidInput("this run has no GitHub client (a snapshot builds locally only)")
+        return self._github
+
+    @property
+    def images(self) -> ImageBuilder:
+        if self._images is None:
+            if self._images_factory is None:
+                raise InvalidInput("no Docker daemon configured for building the manager image")
+            self._images = self._images_factory()
+        return self._images
+
+    @property
+    def has_image_builder(self) -> bool:
+        return self._images_factory is not None
+
+    def registry(self, host: str) -> RegistryClient:
+        client = self.registries.get(host)
+        if client is None:
+            raise InvalidInput(f"no registry client for {host}", hint="pass one in registries=")
+        return client
+
+    def wait_policy(self, timeout: float | None = None) -> WaitPolicy:
+        interval = self.config.poll_interval
+        return WaitPolicy(
+            timeout=self.config.await_timeout if timeout is None else max(timeout, 0.0),
+            interval=interval,
+            backoff=1.5,
+            max_interval=max(interval, 30.0),
+        )
+
+    # -- names ---------------------------------------------------------------------------------
+
+    @property
+    def tag(self) -> str:
+        return self.version.image_tag
+
+    @property
+    def image_ref(self) -> Reference:
+        return Reference.parse(f"{self.config.image_repo}:{self.version.image_tag}")
+
+    def module_spec(self, commit: str) -> ModuleSpec:
+        c = self.config
+        return ModuleSpec(
+            component_name=c.module_name,
+            version=self.version,
+            registry_base_url=c.module_registry,
+            source_repo_url=c.source_repo_url,
+            source_commit=commit,
+            manifest_path=c.path(c.manifest),
+            default_cr_path=c.path(c.default_cr) if c.default_cr else None,
+            security_config_path=c.path(c.security_config) if c.security_config else None,
+            channel=c.channel,
+            shape=c.template_shape,
+            template_api_version=c.template_api_version,
+        )
+
+    @property
+    def module_ref(self) -> Reference:
+        spec = self.module_spec("0" * 40)
+        return Reference(self.config.module_registry_host, spec.module_repository, spec.component_version)
+
+    def build_artifact(self, commit: str) -> tuple[ModuleSpec, ModuleArtifact]:
+        """The module built from the files (validated; deterministic, so cached per commit)."""
+        spec = self.module_spec(commit)
+        if self._artifact is None or self._artifact_commit != commit:
+            inputs = ModuleInputs.load(spec)
+            if inputs.security is not None:
+                inputs = attrs.evolve(
+                    inputs, security=inputs.security.for_release(self.version, [str(self.image_ref)])
+                )
+            self._artifact = build_module(spec, inputs, image_mismatch=self.config.image_mismatch)
+            self._artifact_commit = commit
+        return spec, self._artifact
+
+    # -- remote state --------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self._state = None
+
+    def observe(self) -> RemoteState:
+        """The release, tag and provenance in GitHub (cached until :meth:`refresh` or an update)."""
+        if self._state is None:
+            releases = tuple(self.github.iter_releases())
+            ours = sorted(
+                (r for r in releases if r.tag_name == self.tag),
+                key=lambda r: (r.draft, not r.created_by_btp_release, r.id),
+            )
+            release = ours[0] if ours else None
+            tag = self.github.get_tag(self.tag)
+            provenance = self._download_provenance(release) if release else None
+            self._state = RemoteState(release, tag, provenance, releases)
+        return self._state
+
+    def remember(self, **changes: Any) -> None:
+        """Update the cached observation with what our own call just returned."""
+        self._state = attrs.evolve(self.observe(), **changes)
+
+    def _download_provenance(self, release: Release) -> Provenance | None:
+        asset = release.asset(PROVENANCE_ASSET)
+        if asset is None or not asset.complete:
+            return None
+        (self.workdir / "remote").mkdir(exist_ok=True)
+        path = self.github.download_asset(asset, self.workdir / "remote" / PROVENANCE_ASSET)
+        return Provenance.from_bytes(path.read_bytes())
+
+    def require_release(self, stage: str) -> Release:
+        release = self.observe().release
+        if release is None:
+            raise NotFound(
+                f"no release {self.tag} in {self.config.github_repo}",
+                hint=f"run the draft stage before {stage}",
+            )
+        return release
+
+    def require_provenance(self, stage: str) -> Provenance:
+        provenance = self.observe().provenance
+        if provenance is None:
+            raise NotFound(
+                f"release {self.tag} of {self.config.github_repo} has no {PROVENANCE_ASSET}",
+                hint=f"run the build stage before {stage}",
+            )
+        return provenance
+
+    def latest_published(self) -> Release | None:
+        """The published release with the highest SemVer below this version (for notes and upgrades)."""
+        best: tuple[Version, Release] | None = None
+        for release in self.observe().releases:
+            version = Version.try_parse(release.tag_name)
+            if release.draft or version is None or version.is_prerelease or not version < self.version:
+                continue
+            if best is None or version > best[0]:
+                best = (version, release)
+        return best[1] if best else None
+
+    def commit(self) -> str:
+        """The commit being released: the draft's, else the tag's, else ``ref`` resolved."""
+        if self._commit is not None:
+            return self._commit
+        state = self.observe()
+        pinned = None
+        if state.release is not None and _SHA.match(state.release.target_commitish):
+            pinned = state.release.target_commitish
+        elif state.tag is not None and state.tag.object_type == "commit":
+            pinned = state.tag.sha
+        if pinned is not None:
+            if _SHA.match(self.ref) and self.ref != pinned:
+                raise Conflict(
+                    f"release {self.tag} is already being made from commit {pinned}, not {self.ref}",
+                    hint="finish it without --ref, or replace the release to start over from another commit",
+                )
+            self._commit = pinned
+        else:
+            self._commit = self.github.resolve_commit(self.ref)
+        return self._commit
+
+    def assets_to_render(self) -> tuple[str, ...]:
+        spec = self.module_spec("0" * 40)
+        names = ["template.yaml"]
+        if spec.target_emitted:
+            names.append("template_control_plane.yaml")
+        names.append(self.config.manifest_asset)
+        if self.config.default_cr is not None:
+            names.append(self.config.default_cr_asset)
+        return tuple(names)
+
+    def release_assets(self) -> tuple[str, ...]:
+        """Every asset a finished release has: the rendered files and ``release-manifest.json``."""
+        return (*self.assets_to_render(), PROVENANCE_ASSET)

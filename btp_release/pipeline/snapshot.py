@@ -1,0 +1,118 @@
+"""``--snapshot``: the whole build of a release into a directory, with no credentials and no network.
+
+The result is what a release would publish, laid out locally (default ``./dist``)::
+
+    module/                  OCI layout: the module artifact, tag vX.Y.Z (skopeo: oci:dist/module:vX.Y.Z)
+    image/                   OCI layout: the manager image, tag X.Y.Z (only when a Docker daemon answers)
+    assets/                  template.yaml, template_control_plane.yaml, the manifest, the default CR
+    sec-scanners-config.yaml the security scanners config for this version
+    release-manifest.json    the provenance: commit, digests, asset checksums
+
+The module digest is the one a real release of the same commit pushes (the build is deterministic).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from btp_release.errors import InvalidInput, Transient
+from btp_release.module import push_module
+from btp_release.module.security import SecurityConfig
+from btp_release.oci import OciLayout
+from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
+from btp_release.pipeline.provenance import PROVENANCE_ASSET, ArtifactRecord, Provenance, sha256_bytes
+from btp_release.pipeline.stages import render_assets
+
+__all__ = ["git_head", "snapshot"]
+
+
+def git_head(directory: Path) -> str:
+    """The commit checked out in ``directory`` (``git rev-parse HEAD``)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InvalidInput(f"cannot run git in {directory}: {exc}", hint="pass --commit SHA") from exc
+    if done.returncode != 0:
+        raise InvalidInput(
+            f"{directory} is not a git checkout ({done.stderr.strip()})", hint="pass --commit SHA"
+        )
+    return done.stdout.strip()
+
+
+def _image(ctx: ReleaseContext, run: StageLog, out: Path, commit: str) -> str | None:
+    ref = ctx.image_ref
+    if not ctx.has_image_builder:
+        run.note(f"image {ref} not built (no Docker daemon wanted); its reference is recorded")
+        return None
+    try:
+        ctx.images.ping()
+    except Transient as exc:
+        run.warn(f"no Docker daemon reachable ({exc.message}); image {ref} not built, its reference recorded")
+        return None
+    from btp_release.images import ImageBuild
+
+    config = ctx.config
+    spec = ImageBuild(
+        context=config.path(config.build_context),
+        dockerfile=config.dockerfile,
+        reference=ref,
+        build_args={"VERSION": str(ctx.version), **config.build_args},
+        version=str(ctx.version),
+        revision=commit,
+        source=f"https://{config.source_repo_url}",
+    )
+    run.act(f"build image {ref}", lambda: ctx.images.build(spec))
+    layout = OciLayout(out / "image")
+    saved = run.act(
+        f"save image {ref} into {layout.root}", lambda: ctx.images.save_to_layout(ref, layout, tag=ref.tag)
+    )
+    return saved.digest if saved is not None else None
+
+
+def snapshot(
+    ctx: ReleaseContext, out: Path, *, commit: str | None = None, dry_run: bool = False
+) -> StageResult:
+    """Build the release into ``out``; idempotent for the module (same digest on every run)."""
+    run = StageLog(ctx, "snapshot", dry_run=dry_run)
+    commit = commit or git_head(ctx.config.module_dir)
+    run.note(f"snapshot of commit {commit} into {out}")
+    spec, artifact = ctx.build_artifact(commit)
+    layout = OciLayout(out / "module")
+    module_ref = ctx.module_ref
+    run.act(
+        f"write module {spec.component_version} ({artifact.digest}) into {layout.root}",
+        lambda: push_module(layout, module_ref.repository, spec.component_version, artifact, overwrite=True),
+    )
+    image_digest = _image(ctx, run, out, commit)
+    files = render_assets(ctx, artifact, commit)
+    if not dry_run:
+        (out / "assets").mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (out / "assets" / name).write_bytes(data)
+        run.note(f"wrote {', '.join(files)} into {out / 'assets'}")
+        if ctx.config.security_config is not None:
+            security = SecurityConfig.load(ctx.config.path(ctx.config.security_config))
+            security.for_release(ctx.version, [str(ctx.image_ref)]).write(out / "sec-scanners-config.yaml")
+    provenance = Provenance(
+        version=str(ctx.version),
+        commit=commit,
+        github_repo=ctx.config.github_repo,
+        module=ArtifactRecord(str(module_ref), artifact.digest),
+        image=ArtifactRecord(str(ctx.image_ref), image_digest),
+        assets={name: sha256_bytes(data) for name, data in files.items()},
+        tools=ctx.tool_versions,
+        snapshot=True,
+    )
+    run.act(f"write {PROVENANCE_ASSET}", lambda: (out / PROVENANCE_ASSET).write_bytes(provenance.to_bytes()))
+    run.outputs.update(
+        snapshot_dir=str(out), module_digest=artifact.digest, image_digest=image_digest or "", commit=commit
+    )
+    return run.result()

@@ -1,0 +1,93 @@
+"""Pieces for testing whole releases: an E2E runner that passes or fails on demand, and the
+example module prepared for a release against local servers (simulator, registry, daemon).
+
+:class:`ScriptedRunner` does what a real runner must do first — fetch the module **by digest** and
+find the layer it would install — and then reports the verdict it was told to give. It does not
+model a cluster; the real scenarios (issue "E2E tests of a module on throwaway k3s clusters") do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from btp_release.config import ReleaseConfig
+from btp_release.errors import InvalidInput
+from btp_release.module import read_module, select_install_layer
+from btp_release.oci import Reference, RegistryClient
+from btp_release.pipeline.runner import E2ERequest, E2EResult
+
+__all__ = ["ScriptedRunner", "example_config", "prepare_example_module"]
+
+BUSYBOX = Path("/bin/busybox")
+
+
+class ScriptedRunner:
+    """An E2E runner whose verdicts are scripted: ``outcomes`` is consumed one per run (``True`` passes,
+    ``False`` fails, an exception instance is raised); when it runs out, runs pass.
+
+    Each run reads the module from ``registry`` by the digest in the request (a tag is refused) and
+    checks that its install layer is a raw manifest with a CustomResourceDefinition or a Helm chart.
+    """
+
+    def __init__(
+        self,
+        registry: RegistryClient,
+        outcomes: Iterable[bool | BaseException] = (),
+        *,
+        name: str = "scripted",
+    ) -> None:
+        self._registry = registry
+        self._outcomes = list(outcomes)
+        self._name = name
+        self.requests: list[E2ERequest] = []
+        self.installed: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def run(self, request: E2ERequest) -> E2EResult:
+        self.requests.append(request)
+        ref = Reference.parse(request.module_reference)
+        if ref.digest is None:
+            raise InvalidInput(f"E2E must install by digest, got {ref}")
+        content = read_module(self._registry, ref.repository, ref.digest)
+        found = select_install_layer(
+            content.manifest, lambda layer: self._registry.read_blob(ref.repository, layer)
+        )
+        if found is None:
+            return E2EResult(False, f"{ref}: no install layer (Helm chart or raw manifest with a CRD)")
+        self.installed.append(content.digest)
+        outcome = self._outcomes.pop(0) if self._outcomes else True
+        if isinstance(outcome, BaseException):
+            raise outcome
+        request.workdir.mkdir(parents=True, exist_ok=True)
+        report = request.workdir / "report.txt"
+        report.write_text(f"{'passed' if outcome else 'failed'} {content.digest}\n")
+        return E2EResult(bool(outcome), "scripted " + ("pass" if outcome else "failure"), report)
+
+
+def prepare_example_module(example: Path, dest: Path) -> Path:
+    """Copy the example module to ``dest`` with ``/bin/busybox`` in its build context (if present)."""
+    shutil.copytree(example, dest, dirs_exist_ok=True)
+    if BUSYBOX.is_file():
+        shutil.copy2(BUSYBOX, dest / "bin" / "busybox")
+    return dest
+
+
+def example_config(module_dir: Path, *, github_api_url: str, registry: str, **fields: Any) -> ReleaseConfig:
+    """The btp-operator defaults pointed at local servers: GitHub ``github_api_url``, both the module
+    and the image in ``registry`` (``host:port``), polling every 0.05 s."""
+    values: dict[str, Any] = {
+        "module_dir": module_dir,
+        "github_api_url": github_api_url,
+        "module_registry": f"{registry}/kyma-project/prod/unsigned",
+        "image_repo": f"{registry}/kyma-project/prod/btp-manager",
+        "poll_interval": 0.05,
+        "await_timeout": 30.0,
+    }
+    values.update(fields)
+    return ReleaseConfig(**values)

@@ -1,0 +1,150 @@
+"""Shared set-up of pipeline tests: the example module released against the GitHub simulator, a real
+registry and (where it can run) the private Docker daemon."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from btp_release.github import GitHubClient
+from btp_release.images import ImageBuilder
+from btp_release.oci import RegistryClient
+from btp_release.pipeline import Event, ReleaseContext, ReleasePipeline
+from btp_release.retry import RetryPolicy
+from btp_release.testing import FakeClock, GitHubSimulator, LocalRegistry
+from btp_release.testing.release import ScriptedRunner, example_config
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
+VERSION = "1.2.0"
+
+
+class Rig:
+    """One simulator, one registry, one module directory; ``pipeline()`` wires a fresh pipeline to them
+    (as a new process would: nothing is shared between pipelines but the servers)."""
+
+    def __init__(
+        self,
+        sim: GitHubSimulator,
+        registry: LocalRegistry,
+        module_dir: Path,
+        workdir: Path,
+        daemon: Any | None = None,
+    ) -> None:
+        self.sim = sim
+        self.registry = registry
+        self.module_dir = module_dir
+        self.workdir = workdir
+        self.daemon = daemon
+        self.clock = FakeClock()
+        self.events: list[Event] = []
+        self.runners: list[ScriptedRunner] = []
+
+    def github(self, token: str | None = None) -> GitHubClient:
+        return GitHubClient(
+            "kyma-project/btp-manager",
+            token=self.sim.token if token is None else token,
+            api_url=self.sim.api_url,
+            retry=RetryPolicy(jitter=0, attempts=3),
+            clock=self.clock,
+            sleeper=self.clock.sleep,
+            environ={},
+        )
+
+    def images(self) -> Callable[[], ImageBuilder] | None:
+        daemon = self.daemon
+        if daemon is None:
+            return None
+        return lambda: ImageBuilder(daemon.client(), docker_host=daemon.host)
+
+    def pipeline(
+        self,
+        version: str = VERSION,
+        *,
+        outcomes: Iterable[bool | BaseException] = (),
+        token: str | None = None,
+        registry_host: str | None = None,
+        runner: Any = "scripted",
+        overwrite: bool = False,
+        ref: str = "main",
+        **config: Any,
+    ) -> ReleasePipeline:
+        host = registry_host or self.registry.host
+        stack = contextlib.ExitStack()
+        github = stack.enter_context(self.github(token))
+        client = stack.enter_context(
+            RegistryClient(
+                host, retry=RetryPolicy(jitter=0, attempts=2), clock=self.clock, sleeper=self.clock.sleep
+            )
+        )
+        if runner == "scripted":
+            runner = ScriptedRunner(client, outcomes)
+            self.runners.append(runner)
+        fields = {"e2e_required": runner is not None, **config}
+        ctx = ReleaseContext(
+            example_config(self.module_dir, github_api_url=self.sim.api_url, registry=host, **fields),
+            version,
+            github=github,
+            registries={host: client},
+            images=self.images(),
+            e2e_runner=runner,
+            ref=ref,
+            overwrite=overwrite,
+            reporter=self.events.append,
+            workdir=self.workdir,
+            tool_versions={"btp-release": "test"},
+        )
+        stack.enter_context(ctx)
+        return ReleasePipeline(ctx, resources=stack)
+
+
+def pipeline_with_transports(
+    rig: Rig,
+    *,
+    github: Any = None,
+    registry: Any = None,
+    outcomes: Iterable[bool | BaseException] = (),
+    overwrite: bool = False,
+) -> ReleasePipeline:
+    """``rig.pipeline()`` whose GitHub and registry clients send through the given ``httpx``
+    transports (``None``: the default one), to cut or observe requests at the HTTP boundary."""
+    stack = contextlib.ExitStack()
+    github_client = stack.enter_context(
+        GitHubClient(
+            "kyma-project/btp-manager",
+            token=rig.sim.token,
+            api_url=rig.sim.api_url,
+            transport=github,
+            retry=RetryPolicy(jitter=0, attempts=3),
+            clock=rig.clock,
+            sleeper=rig.clock.sleep,
+            environ={},
+        )
+    )
+    host = rig.registry.host
+    client = stack.enter_context(
+        RegistryClient(
+            host,
+            transport=registry,
+            retry=RetryPolicy(jitter=0, attempts=2),
+            clock=rig.clock,
+            sleeper=rig.clock.sleep,
+        )
+    )
+    runner = ScriptedRunner(client, outcomes)
+    rig.runners.append(runner)
+    ctx = ReleaseContext(
+        example_config(rig.module_dir, github_api_url=rig.sim.api_url, registry=host, e2e_required=True),
+        VERSION,
+        github=github_client,
+        registries={host: client},
+        images=rig.images(),
+        e2e_runner=runner,
+        overwrite=overwrite,
+        reporter=rig.events.append,
+        workdir=rig.workdir,
+        tool_versions={"btp-release": "test"},
+    )
+    stack.enter_context(ctx)
+    return ReleasePipeline(ctx, resources=stack)

@@ -192,6 +192,15 @@ def _build_image(ctx: ReleaseContext, run: StageLog, commit: str, recorded: str 
     if current is not None and current == recorded:
         run.note(f"image {ref} is in place ({current})")
         return current
+    if not ctx.has_image_builder:
+        # No Docker daemon wanted: the image is built elsewhere (another job, another CI system).
+        if current is None:
+            raise NotFound(
+                f"image {ref} is not in the registry and no Docker daemon is used to build it",
+                hint="push it from the job that builds it first, or run without --no-docker",
+            )
+        run.note(f"image {ref} taken from the registry as it is ({current}); not built here")
+        return current
     if current is not None:
         labels = ctx.registry(ref.registry).image_labels(ref) or {}
         if labels.get(REVISION_LABEL) == commit:

@@ -8,6 +8,7 @@ model a cluster; the real scenarios (issue "E2E tests of a module on throwaway k
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +20,13 @@ from btp_release.module import read_module, select_install_layer
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.runner import E2ERequest, E2EResult
 
-__all__ = ["ScriptedRunner", "example_config", "prepare_example_module"]
+__all__ = [
+    "ScriptedRunner",
+    "example_config",
+    "failing_runner",
+    "passing_runner",
+    "prepare_example_module",
+]
 
 BUSYBOX = Path("/bin/busybox")
 
@@ -28,13 +35,14 @@ class ScriptedRunner:
     """An E2E runner whose verdicts are scripted: ``outcomes`` is consumed one per run (``True`` passes,
     ``False`` fails, an exception instance is raised); when it runs out, runs pass.
 
-    Each run reads the module from ``registry`` by the digest in the request (a tag is refused) and
-    checks that its install layer is a raw manifest with a CustomResourceDefinition or a Helm chart.
+    Each run reads the module from ``registry`` (default: a client for the reference's registry) by the
+    digest in the request (a tag is refused) and checks that its install layer is a raw manifest with a
+    CustomResourceDefinition or a Helm chart.
     """
 
     def __init__(
         self,
-        registry: RegistryClient,
+        registry: RegistryClient | None = None,
         outcomes: Iterable[bool | BaseException] = (),
         *,
         name: str = "scripted",
@@ -54,10 +62,12 @@ class ScriptedRunner:
         ref = Reference.parse(request.module_reference)
         if ref.digest is None:
             raise InvalidInput(f"E2E must install by digest, got {ref}")
-        content = read_module(self._registry, ref.repository, ref.digest)
-        found = select_install_layer(
-            content.manifest, lambda layer: self._registry.read_blob(ref.repository, layer)
-        )
+        with contextlib.ExitStack() as stack:
+            registry = self._registry or stack.enter_context(RegistryClient(ref.registry))
+            content = read_module(registry, ref.repository, ref.digest)
+            found = select_install_layer(
+                content.manifest, lambda layer: registry.read_blob(ref.repository, layer)
+            )
         if found is None:
             return E2EResult(False, f"{ref}: no install layer (Helm chart or raw manifest with a CRD)")
         self.installed.append(content.digest)
@@ -68,6 +78,16 @@ class ScriptedRunner:
         report = request.workdir / "report.txt"
         report.write_text(f"{'passed' if outcome else 'failed'} {content.digest}\n")
         return E2EResult(bool(outcome), "scripted " + ("pass" if outcome else "failure"), report)
+
+
+def passing_runner() -> ScriptedRunner:
+    """``e2e-runner: btp_release.testing.release:passing_runner`` — checks the module, then passes."""
+    return ScriptedRunner(name="scripted")
+
+
+def failing_runner() -> ScriptedRunner:
+    """``e2e-runner: btp_release.testing.release:failing_runner`` — checks the module, then fails."""
+    return ScriptedRunner(outcomes=[False] * 1000, name="scripted")
 
 
 def prepare_example_module(example: Path, dest: Path) -> Path:

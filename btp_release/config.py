@@ -152,8 +152,13 @@ class ReleaseConfig:
     security_config: Path | None = attrs.field(
         default=Path("sec-scanners-config.yaml"), converter=attrs.converters.optional(Path)
     )
-    template_api_version: Literal["v1beta1", "v1beta2"] = "v1beta1"
     template_shape: Literal["legacy-2023", "modulectl"] = "legacy-2023"
+    # modulectl templates exist only as v1beta2; the 2023 shape defaults to v1beta1 (it has spec.target)
+    template_api_version: Literal["v1beta1", "v1beta2"] = attrs.field(
+        default=attrs.Factory(
+            lambda self: "v1beta2" if self.template_shape == "modulectl" else "v1beta1", takes_self=True
+        )
+    )
     image_mismatch: Literal["warn", "error"] = "warn"
     # the manager image
     dockerfile: Path = attrs.field(default=Path("Dockerfile"), converter=Path)
@@ -235,8 +240,6 @@ def load_config(
             except _Invalid as exc:
                 problems.append(f"{where}: {exc}")
     # As in ModuleSpec, the API version follows the shape unless set: modulectl exists only as v1beta2.
-    if values.get("template_shape") == "modulectl" and "template_api_version" not in values:
-        values["template_api_version"] = "v1beta2"
     config = ReleaseConfig(module_dir=Path(module_dir) if path is None else path.parent, **values)
 
     def origin(name: str) -> str:

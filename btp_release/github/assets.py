@@ -13,7 +13,7 @@ import hashlib
 import logging
 import mimetypes
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -291,6 +291,7 @@ class AssetOperations(GitHubSession):
         names: list[str] | tuple[str, ...],
         *,
         policy: WaitPolicy = WaitPolicy(timeout=300),
+        on_progress: Callable[[Poll[dict[str, ReleaseAsset]], float], None] | None = None,
     ) -> dict[str, ReleaseAsset]:
         """Wait until every name is a complete asset of the release; polls with conditional GETs."""
         wanted = list(dict.fromkeys(names))
@@ -313,4 +314,5 @@ class AssetOperations(GitHubSession):
             policy=policy,
             clock=self.clock,
             sleeper=self.sleeper,
+            on_progress=on_progress,
         )

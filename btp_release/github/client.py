@@ -8,7 +8,7 @@ commit. Lookups that must see drafts list all pages (the by-tag endpoint never r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -323,7 +323,11 @@ class GitHubClient(AssetOperations):
         return self.retrying(attempt, what=f"delete {subject}")
 
     def wait_until_tag_deleted(
-        self, tag: str | Version, *, policy: WaitPolicy = WaitPolicy(timeout=60)
+        self,
+        tag: str | Version,
+        *,
+        policy: WaitPolicy = WaitPolicy(timeout=60),
+        on_progress: Callable[[Poll[None], float], None] | None = None,
     ) -> None:
         """Poll the tag until GitHub no longer returns it (bounded)."""
         tag_name = _tag(tag)
@@ -338,6 +342,7 @@ class GitHubClient(AssetOperations):
             policy=policy,
             clock=self.clock,
             sleeper=self.sleeper,
+            on_progress=on_progress,
         )
 
     # -- statuses and checks ---------------------------------------------------------------
@@ -413,7 +418,12 @@ class GitHubClient(AssetOperations):
         return states
 
     def wait_for_checks(
-        self, ref: str, contexts: Iterable[str], *, policy: WaitPolicy = WaitPolicy(timeout=600)
+        self,
+        ref: str,
+        contexts: Iterable[str],
+        *,
+        policy: WaitPolicy = WaitPolicy(timeout=600),
+        on_progress: Callable[[Poll[dict[str, str]], float], None] | None = None,
     ) -> dict[str, str]:
         """Wait until every named status/check run succeeds; fail fast with :class:`CheckFailed`."""
         wanted = list(dict.fromkeys(contexts))
@@ -436,6 +446,7 @@ class GitHubClient(AssetOperations):
             policy=policy,
             clock=self.clock,
             sleeper=self.sleeper,
+            on_progress=on_progress,
         )
 
     def immutable_releases_enabled(self) -> bool:

@@ -26,7 +26,7 @@ from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
 from btp_release.pipeline.runner import E2ERunner
 from btp_release.version import Version
-from btp_release.wait import WaitPolicy
+from btp_release.wait import Poll, WaitPolicy
 
 __all__ = ["Event", "ReleaseContext", "RemoteState", "StageLog", "StageResult", "StageStatus"]
 
@@ -173,6 +173,14 @@ class ReleaseContext:
             self._reporter(Event(kind, stage, message))
         else:
             (log.warning if kind == "warning" else log.info)("%s: %s", stage, message)
+
+    def progress(self, stage: str, what: str) -> Callable[[Poll[Any], float], None]:
+        """An ``on_progress`` callback for bounded waits: one ``wait`` event per poll."""
+
+        def report(poll: Poll[Any], left: float) -> None:
+            self.emit("wait", stage, f"waiting for {what}: {poll.state} ({left:.0f}s left)")
+
+        return report
 
     @property
     def workdir(self) -> Path:

@@ -46,7 +46,11 @@ def replace(ctx: ReleaseContext, *, dry_run: bool = True, tag_timeout: float = 1
         run.act(f"delete tag {ctx.tag} (at {state.tag.sha[:12]})", lambda: ctx.github.delete_tag(ctx.tag))
         run.act(
             f"wait until tag {ctx.tag} is gone",
-            lambda: ctx.github.wait_until_tag_deleted(ctx.tag, policy=ctx.wait_policy(tag_timeout)),
+            lambda: ctx.github.wait_until_tag_deleted(
+                ctx.tag,
+                policy=ctx.wait_policy(tag_timeout),
+                on_progress=ctx.progress("replace", "tag deletion"),
+            ),
         )
     run.note(
         f"registry tags {ctx.module_ref} and {ctx.image_ref} are kept (a rebuild reuses or overwrites them)"

@@ -359,11 +359,13 @@ def await_stage(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
     clock = ctx.github.clock
     deadline = clock() + ctx.config.await_timeout
 
-    def progress(what: str) -> object:
-        return lambda poll, left: ctx.emit("wait", "await", f"{what}: {poll.state} ({left:.0f}s left)")
-
     if release.draft:
-        found = ctx.github.wait_for_assets(release, names, policy=ctx.wait_policy(deadline - clock()))
+        found = ctx.github.wait_for_assets(
+            release,
+            names,
+            policy=ctx.wait_policy(deadline - clock()),
+            on_progress=ctx.progress("await", "assets"),
+        )
         run.note(f"assets present: {', '.join(found)}")
     for record in (provenance.module, provenance.image):
         if record.digest is None:
@@ -387,12 +389,15 @@ def await_stage(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
             policy=ctx.wait_policy(deadline - clock()),
             clock=clock,
             sleeper=ctx.github.sleeper,
-            on_progress=progress(str(ref)),  # type: ignore[arg-type]
+            on_progress=ctx.progress("await", str(ref)),
         )
         run.note(f"{ref} present with {expected}")
     if ctx.config.required_checks:
         states = ctx.github.wait_for_checks(
-            provenance.commit, ctx.config.required_checks, policy=ctx.wait_policy(deadline - clock())
+            provenance.commit,
+            ctx.config.required_checks,
+            policy=ctx.wait_policy(deadline - clock()),
+            on_progress=ctx.progress("await", "checks"),
         )
         run.note("checks passed: " + ", ".join(states))
     return run.result()

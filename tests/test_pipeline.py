@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from btp_release.errors import CheckFailed, DigestMismatch
 from btp_release.module import read_module
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline import PROVENANCE_ASSET
@@ -88,3 +89,61 @@ def test_a_second_run_changes_nothing(rig: Rig) -> None:
     assert {r.status for r in results} == {"unchanged"}
     assert released_state(rig) == before
     assert not [r for r in rig.sim.requests if r.method in ("POST", "PATCH", "DELETE", "PUT")]
+
+
+def test_a_failed_e2e_keeps_the_draft_and_a_passing_rerun_publishes(rig: Rig) -> None:
+    with rig.pipeline(outcomes=[False]) as release, pytest.raises(CheckFailed, match="E2E scripted failed"):
+        release.run()
+    drafts = [r for r in rig.sim.releases() if r.tag_name == VERSION]
+    assert [r.draft for r in drafts] == [True]
+    with rig.pipeline() as release:
+        provenance = release.provenance()
+        assert provenance is not None and provenance.e2e["scripted"].result == "failed"
+        with pytest.raises(CheckFailed, match="no E2E run passed"):
+            release.publish()
+        results = {r.stage: r.status for r in release.run()}
+    assert results["build"] == "unchanged" and results["e2e"] == "changed" and results["publish"] == "changed"
+    assert [r.draft for r in rig.sim.releases() if r.tag_name == VERSION] == [False]
+
+
+def test_publish_refuses_a_module_tag_that_moved_after_the_tests(rig: Rig) -> None:
+    with rig.pipeline() as release:
+        release.run(stages=("validate", "draft", "build", "upload", "await", "e2e"))
+        provenance = release.provenance()
+    assert provenance is not None
+    module = Reference.parse(provenance.module.reference)
+    with RegistryClient(rig.registry.host) as client:
+        # someone pushes other content over the tested tag
+        other = client.push_files(module, [rig.module_dir / "sec-scanners-config.yaml"], "text/plain")[1]
+    assert other.digest != provenance.module.digest
+    with rig.pipeline() as release, pytest.raises(DigestMismatch, match="was built and recorded"):
+        release.publish()
+    assert [r.draft for r in rig.sim.releases() if r.tag_name == VERSION] == [True]
+
+
+def test_publish_refuses_an_asset_that_differs_from_the_build(rig: Rig, tmp_path: Path) -> None:
+    with rig.pipeline() as release:
+        release.run(stages=("validate", "draft", "build", "upload", "await", "e2e"))
+        draft = release.ctx.observe().release
+        assert draft is not None
+        changed = tmp_path / "template.yaml"
+        changed.write_text("kind: Tampered\n")
+        release.ctx.github.upload_asset(draft, changed, replace=True)
+    with rig.pipeline() as release, pytest.raises(DigestMismatch, match=r"template\.yaml is sha256:"):
+        release.publish()
+    with rig.pipeline() as release:  # the upload stage puts the built content back; then it publishes
+        results = {r.stage: r.status for r in release.run()}
+    assert results["upload"] == "changed" and results["publish"] == "changed"
+
+
+def test_the_next_version_is_tested_as_an_upgrade_from_the_latest_published_one(rig: Rig) -> None:
+    with rig.pipeline("1.1.0") as release:
+        release.run()
+    with rig.pipeline("1.2.0") as release:
+        release.run()
+    first, second = rig.runners[0].requests[0], rig.runners[1].requests[0]
+    assert first.upgrade_from is None
+    assert second.upgrade_from is not None and second.upgrade_from.endswith(":v1.1.0")
+    assert second.version == "1.2.0" and "@sha256:" in second.module_reference
+    notes = next(r for r in rig.sim.releases() if r.tag_name == "1.2.0").body or ""
+    assert "1.1.0" in notes  # release notes cover 1.1.0..1.2.0

@@ -131,6 +131,19 @@ class Console:
             self._group = None
 
 
+class _WarningsToConsole(logging.Handler):
+    """Library warnings (e.g. a scanner-config mismatch) become console warnings / annotations."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from btp_release.pipeline import Event
+
+        self.console(Event("warning", record.name.removeprefix("btp_release."), record.getMessage()))
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     values = {k.removeprefix("set_"): v for k, v in vars(args).items() if k.startswith("set_")}
     return {k: v for k, v in values.items() if v is not None}
@@ -155,6 +168,11 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
         if environ.get(name):
             actions.mask(Secret(environ[name]))
     console = Console(actions, as_json=args.json, out=out, err=err)
+    library_log = logging.getLogger("btp_release")
+    handler = _WarningsToConsole(console)
+    if not args.verbose:
+        library_log.addHandler(handler)
+        library_log.propagate = False
     results: list[Any] = []
     error: BtpReleaseError | None = None
     try:
@@ -185,6 +203,9 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
     except BtpReleaseError as exc:
         error = exc
         actions.error(str(exc), title=f"btp-release {args.command} failed")
+    finally:
+        library_log.removeHandler(handler)
+        library_log.propagate = True
     outputs: dict[str, str] = {}
     for result in results:
         outputs.update({k: v for k, v in result.outputs.items() if v})

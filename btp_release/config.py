@@ -106,6 +106,8 @@ _HELP = {
     "template_api_version": "ModuleTemplate API version: v1beta1 (default), v1beta2 (default for modulectl)",
     "template_shape": "ModuleTemplate shape: legacy-2023 or modulectl",
     "image_mismatch": "when the manifest names another image than the one built: warn or error",
+    "set_manager_image": "point the manifest's manager containers at the release image (as kustomize IMG=)",
+    "manager_image_names": "further image names (last path element) that mean the manager, e.g. controller",
     "dockerfile": "Dockerfile of the manager image, relative to build-context",
     "build_context": "build context directory of the manager image",
     "build_args": "build arguments of the manager image, NAME: value",
@@ -160,6 +162,8 @@ class ReleaseConfig:
         )
     )
     image_mismatch: Literal["warn", "error"] = "warn"
+    set_manager_image: bool = True
+    manager_image_names: tuple[str, ...] = attrs.field(default=("controller",), converter=_str_tuple)
     # the manager image
     dockerfile: Path = attrs.field(default=Path("Dockerfile"), converter=Path)
     build_context: Path = attrs.field(default=Path("."), converter=Path)

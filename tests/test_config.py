@@ -74,6 +74,8 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "template_api_version": "v1beta1",
         "template_shape": "legacy-2023",
         "image_mismatch": "warn",
+        "set_manager_image": True,
+        "manager_image_names": ("controller",),
         "dockerfile": Path("Dockerfile"),
         "build_context": Path("."),
         "build_args": {},

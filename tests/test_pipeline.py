@@ -72,7 +72,11 @@ def test_a_full_release_publishes_exactly_what_was_built_and_tested(rig: Rig) ->
         assert client.head_manifest(module_ref).digest == provenance.module.digest  # type: ignore[union-attr]
         assert client.head_manifest(image_ref).digest == provenance.image.digest  # type: ignore[union-attr]
         content = read_module(client, module_ref.repository, module_ref.tag or "")
-    assert content.raw_manifest == (rig.module_dir / "manifests/btp-manager.yaml").read_bytes()
+    # the manifest deploys the image that was built (kustomize IMG= of the original), nothing else changed
+    original = (rig.module_dir / "manifests/btp-manager.yaml").read_bytes()
+    assert content.raw_manifest == original.replace(
+        b"europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.0", provenance.image.reference.encode()
+    )
     runner = rig.runners[0]
     assert [Reference.parse(r.module_reference).digest for r in runner.requests] == [provenance.module.digest]
     assert runner.requests[0].image_reference.endswith("@" + provenance.image.digest)  # type: ignore[union-attr]

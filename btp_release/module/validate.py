@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 ImageMismatch = Literal["warn", "error"]
 CrdSet = Literal["2023", "current"]
 
-_WORKLOAD_POD_SPEC = {
+WORKLOAD_POD_SPEC = {
     "Deployment": ("spec", "template", "spec"),
     "StatefulSet": ("spec", "template", "spec"),
     "DaemonSet": ("spec", "template", "spec"),
@@ -275,7 +275,7 @@ def manifest_images(documents: Iterable[Document]) -> list[str]:
     """Images of the containers and init containers of Deployments, Pods, Jobs… (sorted, unique)."""
     images: set[str] = set()
     for document in documents:
-        path = _WORKLOAD_POD_SPEC.get(document.kind)
+        path = WORKLOAD_POD_SPEC.get(document.kind)
         if path is None:
             continue
         pod: Any = document.body

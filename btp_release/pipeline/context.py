@@ -22,6 +22,7 @@ from btp_release.errors import Conflict, InvalidInput, NotFound
 from btp_release.github import GitHubClient, GitRef, Release
 from btp_release.images import ImageBuilder
 from btp_release.module import ModuleArtifact, ModuleInputs, ModuleSpec, build_module
+from btp_release.module.manifest import set_manager_image
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
 from btp_release.pipeline.runner import E2ERunner
@@ -271,6 +272,16 @@ class ReleaseContext:
         spec = self.module_spec(commit)
         if self._artifact is None or self._artifact_commit != commit:
             inputs = ModuleInputs.load(spec)
+            if self.config.set_manager_image and inputs.manifest is not None:
+                manifest, replaced = set_manager_image(
+                    inputs.manifest,
+                    str(self.image_ref),
+                    names=self.config.manager_image_names,
+                    file=inputs.manifest_name,
+                )
+                if replaced:
+                    log.info("manifest: manager image %s set to %s", ", ".join(replaced), self.image_ref)
+                inputs = attrs.evolve(inputs, manifest=manifest)
             if inputs.security is not None:
                 inputs = attrs.evolve(
                     inputs, security=inputs.security.for_release(self.version, [str(self.image_ref)])

@@ -15,13 +15,15 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
-import tenacity
 
 from btp_release.errors import RateLimited, Transient
 from btp_release.wait import Sleeper
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = ["RetryPolicy"]
 
@@ -65,6 +67,11 @@ class RetryPolicy:
             and error.retry_after > self.max_retry_after
         )
 
+    def _log_retry(self, what: str, attempt: int, error: BaseException | None, delay: float) -> None:
+        log.warning(
+            "%s failed (attempt %d/%d): %s; retrying in %.1fs", what, attempt, self.attempts, error, delay
+        )
+
     def call(
         self,
         fn: Callable[[], T],
@@ -73,25 +80,33 @@ class RetryPolicy:
         sleeper: Sleeper = time.sleep,
     ) -> T:
         """Run ``fn``, retrying transient failures; re-raise the last error when attempts run out."""
+        try:
+            return fn()
+        except Exception as exc:
+            if self.attempts == 1 or not self.should_retry(exc):
+                raise
+            delay = self.backoff(1, exc)
+            self._log_retry(what, 1, exc, delay)
+        sleeper(delay)
+        # tenacity is imported only once a retry is needed: most calls succeed at once, and a
+        # short-lived process (one push, one pull) then does not pay for importing it.
+        import tenacity
+
+        def attempt_of(state: tenacity.RetryCallState) -> int:
+            return state.attempt_number + 1  # the first attempt ran above
 
         def wait(state: tenacity.RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
-            return self.backoff(state.attempt_number, error)
+            return self.backoff(attempt_of(state), error)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            log.warning(
-                "%s failed (attempt %d/%d): %s; retrying in %.1fs",
-                what,
-                state.attempt_number,
-                self.attempts,
-                error,
-                delay,
+            self._log_retry(
+                what, attempt_of(state), error, state.next_action.sleep if state.next_action else 0.0
             )
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.attempts),
+            stop=tenacity.stop_after_attempt(self.attempts - 1),
             wait=wait,
             retry=tenacity.retry_if_exception(self.should_retry),
             sleep=sleeper,

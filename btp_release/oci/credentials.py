@@ -13,8 +13,6 @@ import base64
 import json
 import logging
 import os
-import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -191,6 +189,9 @@ class DockerConfig:
     def _run_helper(self, name: str, host: str) -> Credentials:
         program = f"docker-credential-{name}"
         where = f"{self.path}" if self.path else "the Docker config"
+        import shutil  # only when a helper is configured: most runs never start one
+        import subprocess
+
         executable = shutil.which(program, path=self.search_path)
         if executable is None:
             raise AuthenticationFailed(

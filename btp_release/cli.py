@@ -119,6 +119,10 @@ class Console:
         self.stream.write(f"[{event.stage}] {event.message}\n")
         self.stream.flush()
 
+    def end_group(self) -> None:
+        """Close the open stage group, if any (before a failure is reported, so it is not hidden in it)."""
+        self._close()
+
     def _open(self, stage: str) -> None:
         self._close()
         if self.actions.enabled:
@@ -163,7 +167,8 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
     from btp_release.pipeline import ReleasePipeline
     from btp_release.secret import Secret
 
-    actions = Actions.from_environ(environ, stream=out)
+    # The runner reads workflow commands on stderr too; with --json, stdout is the document alone.
+    actions = Actions.from_environ(environ, stream=err if args.json else out)
     for name in ("GITHUB_TOKEN", "GH_TOKEN", "BTP_RELEASE_REGISTRY_PASSWORD", "SM_CLIENT_SECRET"):
         if environ.get(name):
             actions.mask(Secret(environ[name]))
@@ -202,7 +207,9 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
                 results.append(pipeline.stage(args.command))
     except BtpReleaseError as exc:
         error = exc
-        actions.error(str(exc), title=f"btp-release {args.command} failed")
+        console.end_group()  # the annotation must not sit inside the failed stage's collapsed group
+        if actions.enabled:  # elsewhere the "error:" line on stderr reports it, once
+            actions.error(str(exc), title=f"btp-release {args.command} failed")
     finally:
         library_log.removeHandler(handler)
         library_log.propagate = True

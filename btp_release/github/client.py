@@ -13,7 +13,14 @@ from typing import Any
 
 import attrs
 
-from btp_release.errors import AlreadyExists, CheckFailed, InvalidInput, NotFound, PermissionDenied
+from btp_release.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    CheckFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from btp_release.github.assets import AssetOperations
 from btp_release.github.models import (
     DRAFT_MARKER,
@@ -463,7 +470,13 @@ class GitHubClient(AssetOperations):
         return bool(body.get("enabled"))
 
     def require_push_access(self) -> Repository:
-        """The repository, or :class:`PermissionDenied` when the token cannot write to it."""
+        """The repository; :class:`AuthenticationFailed` without a token (an anonymous read shows no
+        permissions), :class:`PermissionDenied` when the token cannot write to it."""
+        if not self.authenticated:
+            raise AuthenticationFailed(
+                f"no GitHub token: cannot write to {self.repo}",
+                hint="set GITHUB_TOKEN or GH_TOKEN (in a workflow: env: GITHUB_TOKEN: ${{ github.token }})",
+            )
         repo = self.get_repository()
         if repo.can_push is False:
             raise PermissionDenied(

@@ -293,7 +293,10 @@ class ReleaseContext:
     # -- remote state --------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        """Forget the observed state and the commit derived from it (a replace may have removed the
+        draft and tag that pinned it); both are looked up again when next needed."""
         self._state = None
+        self._commit = None
 
     def observe(self) -> RemoteState:
         """The release, tag and provenance in GitHub (cached until :meth:`refresh` or an update)."""
@@ -355,17 +358,18 @@ class ReleaseContext:
         if self._commit is not None:
             return self._commit
         state = self.observe()
-        pinned = None
+        pinned, what, hint = None, "", ""
         if state.release is not None and _SHA.match(state.release.target_commitish):
             pinned = state.release.target_commitish
+            what = f"release {self.tag} is already being made from commit {pinned}"
+            hint = "finish it without --ref, or replace the release to start over from another commit"
         elif state.tag is not None and state.tag.object_type == "commit":
             pinned = state.tag.sha
+            what = f"tag {self.tag} already exists at commit {pinned} (no release yet)"
+            hint = f"release that commit (--ref {pinned}), or delete the tag (btp-release replace --yes)"
         if pinned is not None:
             if _SHA.match(self.ref) and self.ref != pinned:
-                raise Conflict(
-                    f"release {self.tag} is already being made from commit {pinned}, not {self.ref}",
-                    hint="finish it without --ref, or replace the release to start over from another commit",
-                )
+                raise Conflict(f"{what}, not {self.ref}", hint=hint)
             self._commit = pinned
         else:
             self._commit = self.github.resolve_commit(self.ref)

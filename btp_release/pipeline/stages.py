@@ -287,7 +287,8 @@ def _put_provenance(ctx: ReleaseContext, run: StageLog, release: Release, proven
         lambda: ctx.github.upload_asset(release, path, replace=True, existing=release.assets),
     )
     if uploaded is not None:
-        assets = (*(a for a in release.assets if a.name != PROVENANCE_ASSET), uploaded)
+        stale = (PROVENANCE_ASSET, PROVENANCE_ASSET + TEMP_SUFFIX)  # upload_asset removed a leftover copy
+        assets = (*(a for a in release.assets if a.name not in stale), uploaded)
         ctx.remember(release=_with_assets(release, assets), provenance=provenance)
 
 

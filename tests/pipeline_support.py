@@ -4,6 +4,7 @@ registry and (where it can run) the private Docker daemon."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from btp_release.testing.release import ScriptedRunner, example_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 VERSION = "1.2.0"
+# Every E2E verdict gets the same stamp, as when a resumed run follows within the second: whether a
+# re-recorded verdict is byte-identical to a staged one decides which path a resume takes.
+STAMP = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
 
 
 class Rig:
@@ -94,6 +98,7 @@ class Rig:
             reporter=self.events.append,
             workdir=self.workdir,
             tool_versions={"btp-release": "test"},
+            now=lambda: STAMP,
         )
         stack.enter_context(ctx)
         return ReleasePipeline(ctx, resources=stack)
@@ -145,6 +150,7 @@ def pipeline_with_transports(
         reporter=rig.events.append,
         workdir=rig.workdir,
         tool_versions={"btp-release": "test"},
+        now=lambda: STAMP,
     )
     stack.enter_context(ctx)
     return ReleasePipeline(ctx, resources=stack)

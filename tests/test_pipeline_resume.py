@@ -23,7 +23,7 @@ import pytest
 
 from btp_release.errors import Transient
 from btp_release.oci import Reference, RegistryClient
-from btp_release.pipeline import PROVENANCE_ASSET, Provenance, StageResult, stages
+from btp_release.pipeline import PROVENANCE_ASSET, Provenance, StageResult
 from btp_release.pipeline.stages import REVISION_LABEL
 from btp_release.testing import Fault, GitHubSimulator, LocalRegistry
 from btp_release.testing.registry import registry_binary
@@ -192,15 +192,6 @@ def rig(tmp_path: Path, docker_daemon: Any) -> Iterator[Rig]:
     with GitHubSimulator(owner="kyma-project", repo="btp-manager") as sim, LocalRegistry() as registry:
         module_dir = prepare_example_module(EXAMPLE, tmp_path / "module")
         yield Rig(sim, registry, module_dir, tmp_path / "work", docker_daemon)
-
-
-@pytest.fixture(autouse=True)
-def same_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every E2E verdict is stamped with the same time, as when the resumed run follows within the
-    second. The stamp is wall-clock time the pipeline does not let us inject (``stages._now``), and
-    whether a re-recorded verdict is byte-identical to a staged one decides which path a resume
-    takes; fixing it makes each case deterministic (and the identical case is the harder one)."""
-    monkeypatch.setattr(stages, "_now", lambda: "2025-01-01T00:00:00Z")
 
 
 def reference_module_digest(rig: Rig, commit: str) -> str:

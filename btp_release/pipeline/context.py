@@ -8,6 +8,7 @@ and ``publish`` always looks again before it decides.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import tempfile
@@ -125,10 +126,10 @@ class ReleaseContext:
 
     ``registries`` maps registry hosts to clients (the module and the image registry may be one);
     ``images`` builds the manager image and may be ``None`` when no Docker daemon is wanted;
-    ``reporter`` receives :class:`Event` values. ``ref`` is what to release (branch, tag or SHA)
-    when no draft exists yet; a draft's own commit always wins, so a re-run after ``main`` moved
-    finishes the release it started. ``overwrite`` allows replacing unpublished registry tags that
-    hold different content.
+    ``reporter`` receives :class:`Event` values; ``now`` (timezone-aware) stamps E2E verdicts.
+    ``ref`` is what to release (branch, tag or SHA) when no draft exists yet; a draft's own commit
+    always wins, so a re-run after ``main`` moved finishes the release it started. ``overwrite``
+    allows replacing unpublished registry tags that hold different content.
     """
 
     def __init__(
@@ -145,6 +146,7 @@ class ReleaseContext:
         reporter: Callable[[Event], None] | None = None,
         workdir: Path | None = None,
         tool_versions: dict[str, str] | None = None,
+        now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     ) -> None:
         self.config = config
         self.version = version if isinstance(version, Version) else Version.parse(version)
@@ -159,6 +161,7 @@ class ReleaseContext:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._workdir = workdir
         self.tool_versions = tool_versions or {}
+        self._now = now
         self._state: RemoteState | None = None
         self._commit: str | None = None
         self._artifact: ModuleArtifact | None = None
@@ -174,6 +177,10 @@ class ReleaseContext:
             self._reporter(Event(kind, stage, message))
         else:
             (log.warning if kind == "warning" else log.info)("%s: %s", stage, message)
+
+    def timestamp(self) -> str:
+        """Now, as recorded in the provenance (RFC 3339, UTC, seconds); the clock is injected."""
+        return self._now().astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def progress(self, stage: str, what: str) -> Callable[[Poll[Any], float], None]:
         """An ``on_progress`` callback for bounded waits: one ``wait`` event per poll."""

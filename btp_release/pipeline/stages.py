@@ -8,7 +8,6 @@ and in the registries (tags and digests), never in the process that ran the stag
 
 from __future__ import annotations
 
-import datetime
 import functools
 
 import attrs
@@ -52,10 +51,6 @@ __all__ = [
 
 STAGES = ("validate", "draft", "build", "upload", "await", "e2e", "publish")
 REVISION_LABEL = "org.opencontainers.image.revision"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_assets(ctx: ReleaseContext, module: BuiltModule, commit: str) -> dict[str, bytes]:
@@ -468,7 +463,7 @@ def e2e(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         module_digest=provenance.module.digest,
         image_digest=provenance.image.digest,
         summary=outcome.summary,
-        at=_now(),
+        at=ctx.timestamp(),
     )
     _put_provenance(ctx, run, release, provenance.with_e2e(runner.name, record))
     if not outcome.passed:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from btp_release.errors import CheckFailed, DigestMismatch
+from btp_release.errors import CheckFailed, Conflict, DigestMismatch
 from btp_release.module import read_module
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline import PROVENANCE_ASSET
@@ -151,3 +151,15 @@ def test_the_next_version_is_tested_as_an_upgrade_from_the_latest_published_one(
     assert second.version == "1.2.0" and "@sha256:" in second.module_reference
     notes = next(r for r in rig.sim.releases() if r.tag_name == "1.2.0").body or ""
     assert "1.1.0" in notes  # release notes cover 1.1.0..1.2.0
+
+
+def test_a_tag_made_by_hand_at_another_commit_is_not_adopted(rig: Rig) -> None:
+    old = rig.sim.head_sha
+    rig.sim.add_commit("newer work")
+    rig.sim.create_tag(VERSION, old)
+    with rig.pipeline() as release, pytest.raises(Conflict, match=f"already exists at commit {old}"):
+        release.validate()
+    with rig.pipeline(ref=old) as release:  # asked for explicitly, the tagged commit is released
+        release.run()
+    published = next(r for r in rig.sim.releases() if r.tag_name == VERSION)
+    assert not published.draft and published.target_commitish == old

@@ -361,26 +361,32 @@ class ReleaseContext:
         return best[1] if best else None
 
     def commit(self) -> str:
-        """The commit being released: the draft's, else the tag's, else ``ref`` resolved."""
+        """The commit being released: the draft's; else the tag's, if ``ref`` points there too;
+        else ``ref`` resolved. A draft pins its commit (a re-run after ``main`` moved finishes the
+        release it started); a tag without a release does not (it is not ours: the draft comes
+        first), so a tag at another commit than ``ref`` is a :class:`Conflict`."""
         if self._commit is not None:
             return self._commit
         state = self.observe()
-        pinned, what, hint = None, "", ""
         if state.release is not None and _SHA.match(state.release.target_commitish):
             pinned = state.release.target_commitish
-            what = f"release {self.tag} is already being made from commit {pinned}"
-            hint = "finish it without --ref, or replace the release to start over from another commit"
-        elif state.tag is not None and state.tag.object_type == "commit":
-            pinned = state.tag.sha
-            what = f"tag {self.tag} already exists at commit {pinned} (no release yet)"
-            hint = f"release that commit (--ref {pinned}), or delete the tag (btp-release replace --yes)"
-        if pinned is not None:
             if _SHA.match(self.ref) and self.ref != pinned:
-                raise Conflict(f"{what}, not {self.ref}", hint=hint)
+                raise Conflict(
+                    f"release {self.tag} is already being made from commit {pinned}, not {self.ref}",
+                    hint="finish it without --ref, or replace the release to start over from another commit",
+                )
             self._commit = pinned
-        else:
-            self._commit = self.github.resolve_commit(self.ref)
-        return self._commit
+            return pinned
+        resolved = self.ref if _SHA.match(self.ref) else self.github.resolve_commit(self.ref)
+        if state.tag is not None and state.tag.object_type == "commit" and state.tag.sha != resolved:
+            raise Conflict(
+                f"tag {self.tag} already exists at commit {state.tag.sha} (no release yet), "
+                f"not at {resolved} ({self.ref})",
+                hint=f"release that commit (--ref {state.tag.sha}), "
+                "or delete the tag (btp-release replace --yes)",
+            )
+        self._commit = resolved
+        return resolved
 
     def assets_to_render(self) -> tuple[str, ...]:
         spec = self.module_spec("0" * 40)

@@ -45,11 +45,12 @@ class Rig:
         self.events: list[Event] = []
         self.runners: list[ScriptedRunner] = []
 
-    def github(self, token: str | None = None) -> GitHubClient:
+    def github(self, token: str | None = None, transport: Any = None) -> GitHubClient:
         return GitHubClient(
             "kyma-project/btp-manager",
             token=self.sim.token if token is None else token,
             api_url=self.sim.api_url,
+            transport=transport,
             retry=RetryPolicy(jitter=0, attempts=3),
             clock=self.clock,
             sleeper=self.clock.sleep,
@@ -72,14 +73,20 @@ class Rig:
         runner: Any = "scripted",
         overwrite: bool = False,
         ref: str = "main",
+        github_transport: Any = None,
+        registry_transport: Any = None,
         **config: Any,
     ) -> ReleasePipeline:
         host = registry_host or self.registry.host
         stack = contextlib.ExitStack()
-        github = stack.enter_context(self.github(token))
+        github = stack.enter_context(self.github(token, github_transport))
         client = stack.enter_context(
             RegistryClient(
-                host, retry=RetryPolicy(jitter=0, attempts=2), clock=self.clock, sleeper=self.clock.sleep
+                host,
+                transport=registry_transport,
+                retry=RetryPolicy(jitter=0, attempts=2),
+                clock=self.clock,
+                sleeper=self.clock.sleep,
             )
         )
         if runner == "scripted":
@@ -114,43 +121,6 @@ def pipeline_with_transports(
 ) -> ReleasePipeline:
     """``rig.pipeline()`` whose GitHub and registry clients send through the given ``httpx``
     transports (``None``: the default one), to cut or observe requests at the HTTP boundary."""
-    stack = contextlib.ExitStack()
-    github_client = stack.enter_context(
-        GitHubClient(
-            "kyma-project/btp-manager",
-            token=rig.sim.token,
-            api_url=rig.sim.api_url,
-            transport=github,
-            retry=RetryPolicy(jitter=0, attempts=3),
-            clock=rig.clock,
-            sleeper=rig.clock.sleep,
-            environ={},
-        )
+    return rig.pipeline(
+        outcomes=outcomes, overwrite=overwrite, github_transport=github, registry_transport=registry
     )
-    host = rig.registry.host
-    client = stack.enter_context(
-        RegistryClient(
-            host,
-            transport=registry,
-            retry=RetryPolicy(jitter=0, attempts=2),
-            clock=rig.clock,
-            sleeper=rig.clock.sleep,
-        )
-    )
-    runner = ScriptedRunner(client, outcomes)
-    rig.runners.append(runner)
-    ctx = ReleaseContext(
-        example_config(rig.module_dir, github_api_url=rig.sim.api_url, registry=host, e2e_required=True),
-        VERSION,
-        github=github_client,
-        registries={host: client},
-        images=rig.images(),
-        e2e_runner=runner,
-        overwrite=overwrite,
-        reporter=rig.events.append,
-        workdir=rig.workdir,
-        tool_versions={"btp-release": "test"},
-        now=lambda: STAMP,
-    )
-    stack.enter_context(ctx)
-    return ReleasePipeline(ctx, resources=stack)

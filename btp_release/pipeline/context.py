@@ -21,7 +21,7 @@ import attrs
 from btp_release.config import ReleaseConfig
 from btp_release.errors import Conflict, InvalidInput, NotFound
 from btp_release.github import GitHubClient, GitRef, Release
-from btp_release.images import ImageBuilder
+from btp_release.images import ImageBuild, ImageBuilder
 from btp_release.module import ModuleArtifact, ModuleInputs, ModuleSpec, build_module
 from btp_release.module.manifest import set_manager_image
 from btp_release.oci import Reference, RegistryClient
@@ -267,6 +267,19 @@ class ReleaseContext:
             channel=c.channel,
             shape=c.template_shape,
             template_api_version=c.template_api_version,
+        )
+
+    def image_build(self, commit: str) -> ImageBuild:
+        """The manager image build: ``VERSION`` build arg, OCI labels with version, commit, source."""
+        c = self.config
+        return ImageBuild(
+            context=c.path(c.build_context),
+            dockerfile=c.dockerfile,
+            reference=self.image_ref,
+            build_args={"VERSION": str(self.version), **c.build_args},
+            version=str(self.version),
+            revision=commit,
+            source=f"https://{c.source_repo_url}",
         )
 
     @property

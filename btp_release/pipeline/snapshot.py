@@ -57,18 +57,7 @@ def _image(ctx: ReleaseContext, run: StageLog, out: Path, commit: str) -> str | 
     except Transient as exc:
         run.warn(f"no Docker daemon reachable ({exc.message}); image {ref} not built, its reference recorded")
         return None
-    from btp_release.images import ImageBuild
-
-    config = ctx.config
-    spec = ImageBuild(
-        context=config.path(config.build_context),
-        dockerfile=config.dockerfile,
-        reference=ref,
-        build_args={"VERSION": str(ctx.version), **config.build_args},
-        version=str(ctx.version),
-        revision=commit,
-        source=f"https://{config.source_repo_url}",
-    )
+    spec = ctx.image_build(commit)
     run.act(f"build image {ref}", lambda: ctx.images.build(spec))
     layout = OciLayout(out / "image")
     saved = run.act(

@@ -22,7 +22,6 @@ from btp_release.errors import (
 )
 from btp_release.github import Release, ReleaseAsset
 from btp_release.github.assets import TEMP_SUFFIX
-from btp_release.images import ImageBuild
 from btp_release.module import push_module, read_module, template_files, to_yaml
 from btp_release.module.template import BuiltModule
 from btp_release.oci import Reference
@@ -208,16 +207,7 @@ def _build_image(ctx: ReleaseContext, run: StageLog, commit: str, recorded: str 
                 hint="release a new version, or pass --overwrite if this version was never published",
             )
         run.warn(f"image {ref} ({current}) will be overwritten")
-    config = ctx.config
-    spec = ImageBuild(
-        context=config.path(config.build_context),
-        dockerfile=config.dockerfile,
-        reference=ref,
-        build_args={"VERSION": str(ctx.version), **config.build_args},
-        version=str(ctx.version),
-        revision=commit,
-        source=f"https://{config.source_repo_url}",
-    )
+    spec = ctx.image_build(commit)
     run.act(f"build image {ref}", lambda: ctx.images.build(spec))
     return run.act(f"push image {ref}", lambda: ctx.images.push(ref))
 

@@ -12,7 +12,7 @@ import datetime
 import logging
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -25,7 +25,7 @@ from btp_release.images import ImageBuild, ImageBuilder
 from btp_release.module import ModuleArtifact, ModuleInputs, ModuleSpec, build_module
 from btp_release.module.manifest import set_manager_image
 from btp_release.oci import Reference, RegistryClient
-from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
+from btp_release.pipeline.provenance import PROVENANCE_ASSET, ArtifactRecord, Provenance, sha256_bytes
 from btp_release.pipeline.runner import E2ERunner
 from btp_release.version import Version
 from btp_release.wait import Poll, WaitPolicy
@@ -280,6 +280,27 @@ class ReleaseContext:
             version=str(self.version),
             revision=commit,
             source=f"https://{c.source_repo_url}",
+        )
+
+    def provenance(
+        self,
+        commit: str,
+        module_digest: str,
+        image_digest: str | None,
+        assets: Mapping[str, bytes],
+        *,
+        snapshot: bool,
+    ) -> Provenance:
+        """The record of a build of this release: digests and the checksum of every rendered file."""
+        return Provenance(
+            version=str(self.version),
+            commit=commit,
+            github_repo=self.config.github_repo,
+            module=ArtifactRecord(str(self.module_ref), module_digest),
+            image=ArtifactRecord(str(self.image_ref), image_digest),
+            assets={name: sha256_bytes(data) for name, data in assets.items()},
+            tools=self.tool_versions,
+            snapshot=snapshot,
         )
 
     @property

@@ -21,7 +21,7 @@ from btp_release.module import push_module
 from btp_release.module.security import SecurityConfig
 from btp_release.oci import OciLayout
 from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
-from btp_release.pipeline.provenance import PROVENANCE_ASSET, ArtifactRecord, Provenance, sha256_bytes
+from btp_release.pipeline.provenance import PROVENANCE_ASSET
 from btp_release.pipeline.stages import render_assets
 
 __all__ = ["git_head", "snapshot"]
@@ -90,16 +90,7 @@ def snapshot(
         if ctx.config.security_config is not None:
             security = SecurityConfig.load(ctx.config.path(ctx.config.security_config))
             security.for_release(ctx.version, [str(ctx.image_ref)]).write(out / "sec-scanners-config.yaml")
-    provenance = Provenance(
-        version=str(ctx.version),
-        commit=commit,
-        github_repo=ctx.config.github_repo,
-        module=ArtifactRecord(str(module_ref), artifact.digest),
-        image=ArtifactRecord(str(ctx.image_ref), image_digest),
-        assets={name: sha256_bytes(data) for name, data in files.items()},
-        tools=ctx.tool_versions,
-        snapshot=True,
-    )
+    provenance = ctx.provenance(commit, artifact.digest, image_digest, files, snapshot=True)
     run.act(f"write {PROVENANCE_ASSET}", lambda: (out / PROVENANCE_ASSET).write_bytes(provenance.to_bytes()))
     run.outputs.update(
         snapshot_dir=str(out), module_digest=artifact.digest, image_digest=image_digest or "", commit=commit

@@ -28,7 +28,6 @@ from btp_release.oci import Reference
 from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
 from btp_release.pipeline.provenance import (
     PROVENANCE_ASSET,
-    ArtifactRecord,
     E2ERecord,
     Provenance,
     sha256_bytes,
@@ -242,15 +241,7 @@ def build(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         )
     image_digest = _build_image(ctx, run, commit, previous.image.digest if previous else None)
     assets = render_assets(ctx, artifact, commit)
-    provenance = Provenance(
-        version=str(ctx.version),
-        commit=commit,
-        github_repo=ctx.config.github_repo,
-        module=ArtifactRecord(str(module_ref), artifact.digest),
-        image=ArtifactRecord(str(ctx.image_ref), image_digest),
-        assets={name: sha256_bytes(data) for name, data in assets.items()},
-        tools=ctx.tool_versions,
-    )
+    provenance = ctx.provenance(commit, artifact.digest, image_digest, assets, snapshot=False)
     if previous is not None and previous.same_build(provenance):
         run.note(f"{PROVENANCE_ASSET} already records this build")
     elif release is not None:

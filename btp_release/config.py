@@ -42,7 +42,6 @@ import yaml
 
 __all__ = [
     "CONFIG_FILE",
-    "DEFAULT_ASSETS",
     "RESERVED_ASSETS",
     "ConfigError",
     "CredentialsMode",
@@ -56,8 +55,6 @@ from btp_release.errors import InvalidInput
 CONFIG_FILE = "btp-release.yaml"
 CredentialsMode = Literal["dummy", "real"]
 
-# The release assets of the original pipeline, besides the ModuleTemplate files.
-DEFAULT_ASSETS = ("btp-manager.yaml", "btp-operator-default-cr.yaml")
 # Assets the release uploads itself: module.template.TEMPLATE_FILE, TEMPLATE_CONTROL_PLANE_FILE and
 # pipeline.provenance.PROVENANCE_ASSET (not imported: the pipeline imports this; tests check they agree).
 RESERVED_ASSETS = ("template.yaml", "template_control_plane.yaml", "release-manifest.json")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from btp_release.errors import CheckFailed, Conflict, DigestMismatch
+from btp_release.errors import CheckFailed, Conflict, DigestMismatch, NotFound
 from btp_release.module import read_module
 from btp_release.oci import Reference, RegistryClient
-from btp_release.pipeline import PROVENANCE_ASSET
+from btp_release.pipeline import PROVENANCE_ASSET, EarlierStageMissing
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import prepare_example_module
@@ -163,3 +163,15 @@ def test_a_tag_made_by_hand_at_another_commit_is_not_adopted(rig: Rig) -> None:
         release.run()
     published = next(r for r in rig.sim.releases() if r.tag_name == VERSION)
     assert not published.draft and published.target_commitish == old
+
+
+def test_a_plan_shows_a_failure_a_later_stage_would_meet_instead_of_hiding_it(rig: Rig) -> None:
+    # no Docker daemon used and no image in the registry: the build would stop, so the plan does
+    rig.daemon = None
+    with (
+        rig.pipeline() as release,
+        pytest.raises(NotFound, match="no Docker daemon is used to build it") as info,
+    ):
+        release.plan()
+    assert not isinstance(info.value, EarlierStageMissing)
+    assert not [r for r in rig.sim.releases() if r.tag_name == VERSION]

@@ -22,11 +22,11 @@ from pathlib import Path
 import httpx
 
 from btp_release.config import ReleaseConfig
-from btp_release.errors import BtpReleaseError, NotFound
+from btp_release.errors import BtpReleaseError
 from btp_release.github import GitHubClient
 from btp_release.oci import Credentials, RegistryClient
 from btp_release.pipeline import stages as _stages
-from btp_release.pipeline.context import Event, ReleaseContext, RemoteState, StageResult
+from btp_release.pipeline.context import EarlierStageMissing, Event, ReleaseContext, RemoteState, StageResult
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
 from btp_release.pipeline.replace import replace as _replace
 from btp_release.pipeline.runner import E2ERequest, E2EResult, E2ERunner, load_runner
@@ -38,6 +38,7 @@ __all__ = [
     "PROVENANCE_ASSET",
     "STAGES",
     "E2ERequest",
+    "EarlierStageMissing",
     "E2EResult",
     "E2ERunner",
     "Event",
@@ -207,7 +208,7 @@ class ReleasePipeline:
         for name in STAGES:
             try:
                 results.append(self.stage(name, dry_run=True))
-            except NotFound as exc:
+            except EarlierStageMissing as exc:
                 results.append(
                     StageResult(
                         stage=name,

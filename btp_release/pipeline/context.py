@@ -30,12 +30,27 @@ from btp_release.pipeline.runner import E2ERunner
 from btp_release.version import Version
 from btp_release.wait import Poll, WaitPolicy
 
-__all__ = ["Event", "ReleaseContext", "RemoteState", "StageLog", "StageResult", "StageStatus"]
+__all__ = [
+    "EarlierStageMissing",
+    "Event",
+    "ReleaseContext",
+    "RemoteState",
+    "StageLog",
+    "StageResult",
+    "StageStatus",
+]
 
 log = logging.getLogger("btp_release.pipeline")
 T = TypeVar("T")
 StageStatus = Literal["changed", "unchanged", "planned", "skipped"]
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class EarlierStageMissing(NotFound):
+    """A stage needs what an earlier one makes (the draft, the build record) and it is not there yet.
+
+    A plan lists such a stage as waiting; a run names the stage to run first.
+    """
 
 
 @attrs.frozen
@@ -368,7 +383,7 @@ class ReleaseContext:
     def require_release(self, stage: str) -> Release:
         release = self.observe().release
         if release is None:
-            raise NotFound(
+            raise EarlierStageMissing(
                 f"no release {self.tag} in {self.config.github_repo}",
                 hint=f"run the draft stage before {stage}",
             )
@@ -377,7 +392,7 @@ class ReleaseContext:
     def require_provenance(self, stage: str) -> Provenance:
         provenance = self.observe().provenance
         if provenance is None:
-            raise NotFound(
+            raise EarlierStageMissing(
                 f"release {self.tag} of {self.config.github_repo} has no {PROVENANCE_ASSET}",
                 hint=f"run the build stage before {stage}",
             )

@@ -1,0 +1,200 @@
+"""Running the scenarios on one cluster: a typed report, JUnit XML, and diagnostics when it fails.
+
+``run_scenarios`` is the library function; :class:`ClusterRunner` adapts it to the pipeline's E2E
+seam (:class:`~btp_release.pipeline.runner.E2ERunner`): it reads the module **by digest** from the
+registry, takes the install layer the seed's rule picks (a Helm chart is refused for now, with a
+clear message), connects to a cluster and runs the main and the upgrade scenarios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from btp_release.e2e.diagnostics import Diagnostics, collect_diagnostics
+from btp_release.e2e.report import Step, Steps
+from btp_release.e2e.scenarios import (
+    OPERATOR_API,
+    SERVICES_API,
+    E2ESettings,
+    ServiceCredentials,
+    main_scenario,
+    upgrade_scenario,
+)
+from btp_release.errors import BtpReleaseError, InvalidInput
+from btp_release.kube import KubeClient
+from btp_release.module import read_module, select_install_layer
+from btp_release.oci import Reference, RegistryClient
+from btp_release.pipeline.runner import E2ERequest, E2EResult
+
+__all__ = ["ClusterRunner", "E2EReport", "ModuleManifests", "fetch_module", "run_scenarios"]
+
+log = logging.getLogger(__name__)
+Scenario = Literal["main", "upgrade"]
+
+
+@attrs.frozen
+class ModuleManifests:
+    """What E2E installs of one module version: its raw manifest and default CR, and where from."""
+
+    reference: str
+    manifest: bytes
+    default_cr: bytes
+
+
+@attrs.frozen
+class E2EReport:
+    passed: bool
+    summary: str
+    steps: tuple[Step, ...]
+    junit: Path
+    diagnostics: Diagnostics | None
+
+
+def fetch_module(registry: RegistryClient, reference: str) -> ModuleManifests:
+    """The raw manifest and default CR of the module at ``reference`` (a digest or a tag)."""
+    ref = Reference.parse(reference)
+    content = read_module(registry, ref.repository, ref.digest or ref.tag or "")
+    found = select_install_layer(content.manifest, lambda layer: registry.read_blob(ref.repository, layer))
+    if found is None:
+        raise InvalidInput(
+            f"module {reference} has no install layer (raw manifest with a CRD, or Helm chart)"
+        )
+    if found[0] == "helm-chart":
+        raise InvalidInput(
+            f"module {reference} ships a Helm chart; installing charts is not supported yet",
+            hint="publish the module with a raw manifest",
+        )
+    if content.default_cr is None:
+        raise InvalidInput(f"module {reference} has no default CR (needed for the BtpOperator checks)")
+    return ModuleManifests(reference, registry.read_blob(ref.repository, found[1]), content.default_cr)
+
+
+def run_scenarios(
+    kube: KubeClient,
+    module: ModuleManifests,
+    credentials: ServiceCredentials,
+    workdir: Path,
+    *,
+    previous: ModuleManifests | None = None,
+    settings: E2ESettings | None = None,
+    scenarios: tuple[Scenario, ...] = ("main", "upgrade"),
+) -> E2EReport:
+    """Run the scenarios in order, stopping at the first failing step; write ``junit.xml`` and, on
+    failure, the diagnostics bundle into ``workdir``. Test failures are a ``passed=False`` report;
+    only problems before any step (bad inputs) raise."""
+    settings = settings or E2ESettings()
+    steps = Steps(kube.clock)
+    failure: BtpReleaseError | None = None
+    try:
+        if "main" in scenarios:
+            main_scenario(kube, module.manifest, module.default_cr, credentials, steps, settings)
+        if "upgrade" in scenarios:
+            if previous is None:
+                steps.skip("upgrade", "upgrade from the latest release", "there is no published release yet")
+            else:
+                upgrade_scenario(
+                    kube, previous.manifest, module.manifest, module.default_cr, credentials, steps, settings
+                )
+    except BtpReleaseError as exc:
+        failure = exc
+    workdir.mkdir(parents=True, exist_ok=True)
+    junit = steps.write_junit(workdir / "junit.xml")
+    diagnostics = None
+    if failure is not None:
+        manifests = {"module-manifest.yaml": module.manifest, "default-cr.yaml": module.default_cr}
+        if previous is not None:
+            manifests["previous-module-manifest.yaml"] = previous.manifest
+        diagnostics = collect_diagnostics(
+            kube,
+            workdir / "diagnostics",
+            kinds=(
+                (OPERATOR_API, "BtpOperator"),
+                (SERVICES_API, "ServiceInstance"),
+                (SERVICES_API, "ServiceBinding"),
+            ),
+            manifests=manifests,
+        )
+        failed = steps.failed[-1] if steps.failed else None
+        summary = f"{failed.scenario}: {failed.name}: {failure}" if failed else str(failure)
+    else:
+        passed = sum(s.outcome == "passed" for s in steps.items)
+        skipped = [f"{s.scenario} ({s.message})" for s in steps.items if s.outcome == "skipped"]
+        summary = f"{passed} steps passed" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+    return E2EReport(failure is None, summary, tuple(steps.items), junit, diagnostics)
+
+
+class ClusterRunner:
+    """The pipeline's E2E runner on a cluster that ``connect`` opens (and tears down on exit).
+
+    ``credentials`` is read from ``environ`` per the request's mode before anything else happens, so
+    missing ``SM_*`` variables fail fast. Registry clients come from ``registry`` (host → client).
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], AbstractContextManager[KubeClient]],
+        registry: Callable[[str], AbstractContextManager[RegistryClient]],
+        *,
+        environ: Mapping[str, str],
+        settings: E2ESettings | None = None,
+        name: str = "cluster",
+    ) -> None:
+        self._connect = connect
+        self._registry = registry
+        self._environ = environ
+        self._settings = settings
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def run(self, request: E2ERequest) -> E2EResult:
+        if request.credentials == "real":
+            credentials = ServiceCredentials.from_environ(self._environ)
+        else:
+            credentials = ServiceCredentials.dummy()
+        ref = Reference.parse(request.module_reference)
+        if ref.digest is None:
+            raise InvalidInput(f"E2E installs by digest; got {request.module_reference}")
+        with self._registry(ref.registry) as registry:
+            module = fetch_module(registry, request.module_reference)
+            previous = fetch_module(registry, request.upgrade_from) if request.upgrade_from else None
+        settings = self._settings or E2ESettings(run_id=f"{request.version}-{ref.digest[7:19]}")
+        with self._connect() as kube:
+            report = run_scenarios(
+                kube, module, credentials, request.workdir, previous=previous, settings=settings
+            )
+        detail = f" (diagnostics: {report.diagnostics.tarball})" if report.diagnostics else ""
+        return E2EResult(report.passed, report.summary + detail, report.junit)
+
+
+@contextlib.contextmanager
+def registry_client(host: str) -> Iterator[RegistryClient]:
+    """The default for :class:`ClusterRunner`: a client with the Docker config's credentials."""
+    with RegistryClient(host) as client:
+        yield client
+
+
+def kubeconfig_runner() -> ClusterRunner:
+    """``e2e-runner: btp_release.e2e.run:kubeconfig_runner`` — the cluster of ``$KUBECONFIG`` (its
+    current context, or ``$BTP_RELEASE_KUBE_CONTEXT``), as a workflow sets it up (e.g. k3s); the
+    Service Manager credentials come from ``SM_*`` when the mode is ``real``."""
+    import os
+
+    environ = dict(os.environ)  # read once, here at the edge
+    kubeconfig = environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    context = environ.get("BTP_RELEASE_KUBE_CONTEXT") or None
+
+    @contextlib.contextmanager
+    def connect() -> Iterator[KubeClient]:
+        yield KubeClient.from_kubeconfig(kubeconfig, context=context)
+
+    return ClusterRunner(connect, registry_client, environ=environ, name="kubeconfig")

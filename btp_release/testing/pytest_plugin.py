@@ -46,3 +46,16 @@ def docker_daemon() -> Iterator[Any]:
         pytest.skip(f"no private Docker daemon: {availability.reason}")
     with DockerDaemon() as daemon:
         yield daemon
+
+
+@pytest.fixture
+def kube_sim() -> Iterator[Any]:
+    """A started Kubernetes simulator (:class:`~btp_release.testing.kube_sim.KubeSimulator`).
+
+    Default options: HTTPS with its own CA (written into ``sim.kubeconfig(path)``), the btp-manager
+    model with default delays and no failure modes. Stopped after the test.
+    """
+    from .kube_sim import KubeSimulator
+
+    with KubeSimulator() as sim:
+        yield sim

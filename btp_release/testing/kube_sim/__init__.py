@@ -1,0 +1,98 @@
+"""A stateful Kubernetes API simulator with a btp-manager model, over real HTTPS, for E2E logic.
+
+No cluster (k3s, kind, kwok) can run where btp_release is developed, so the E2E scenarios of
+a Kyma module are tested against this: a real server on 127.0.0.1 (ephemeral port, background
+thread) that ``lightkube`` and ``kubectl`` talk to with a bearer token, through the kubeconfig
+:meth:`KubeSimulator.kubeconfig` writes. It serves HTTPS with a throwaway CA by default because
+kubectl never sends a token to an ``http://`` server (``tls=False`` gives plain HTTP).
+
+What it models:
+
+- Discovery (``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/{group}[/{version}]``), with
+  the groups of CRDs once they are Established; server-side Tables for ``kubectl get``; an
+  OpenAPI v3 skeleton (PATCH operations and their parameters, no schemas), enough for kubectl's
+  server-side field validation.
+- Core v1 namespaces, secrets (``stringData`` folded into base64 ``data``), configmaps,
+  services, serviceaccounts (``default`` made per namespace), events, nodes and pods (these two
+  read-only: made by the models), ``pods/{name}/log``; apps/v1 deployments;
+  scheduling.k8s.io/v1 priorityclasses; RBAC roles and bindings (stored, not enforced);
+  apiextensions.k8s.io/v1 CRDs; any custom resource of an Established CRD (namespaced or
+  cluster-scoped, ``/status`` when declared, validated against and pruned by its schema).
+- Verbs: get, list (label selectors; ``metadata.name``/``metadata.namespace`` and a few
+  type-specific field selectors; ``limit``/``continue``), create, replace (optimistic
+  concurrency), delete (finalizers and ``deletionTimestamp``, owner-reference garbage collection,
+  namespace and CRD cleanup), deletecollection, patch (JSON merge, JSON patch, a simplified
+  strategic merge, server-side apply with a simplified field ownership: see :mod:`.patching`),
+  ``dryRun=All``, ``fieldValidation=Strict`` (for custom resources).
+- Conventions: ``kind: Status`` errors with reason and code (400, 401, 403, 404 NotFound, 405,
+  409 AlreadyExists/Conflict, 415, 422 Invalid), one increasing ``resourceVersion``, ``uid``,
+  ``creationTimestamp``, ``generation``, ``managedFields``, defaulting of Deployments/Services.
+- Models, one pass after every authenticated request (:mod:`.workloads`, :mod:`.btp_model`,
+  :mod:`.service_operator`): Deployments make pods that start, log and roll on template changes;
+  btp-manager reconciles BtpOperator CRs, installs the ServiceInstance/ServiceBinding CRDs,
+  provisions them with real credentials, blocks deprovisioning while they exist, hard-deletes
+  with ``force-delete=true``; failure modes ``deployment_never_available``, ``cr_stuck``,
+  ``crds_not_removed``.
+- Every request recorded (method, path, query, status), injectable faults, one lock.
+
+What it does NOT model:
+
+- Watches: ``?watch=true`` answers 405, so clients must poll. ``kubectl delete`` of an object
+  that lingers (finalizers) needs ``--wait=false``; ``kubectl wait``, ``kubectl rollout status``
+  and lightkube's ``Client.wait``/``watch`` do not work.
+- Protobuf: kubectl's typed generators (``kubectl create namespace|secret|priorityclass …``)
+  send protobuf and get 415; use ``kubectl apply``/``create -f`` with YAML. No aggregated
+  discovery (clients fall back), no full OpenAPI (``kubectl explain`` and client-side
+  validation do not work), no ``exec``/``attach``/``port-forward``, no log following
+  (``follow=true`` returns what is there and ends).
+- Authentication other than one bearer token (no client certificates), authorization (RBAC is
+  never enforced), admission control and webhooks, API priority and fairness, rate limits.
+- Scheduling and kubelets (pods never run anything), nodes beyond one Ready node, ReplicaSets,
+  StatefulSets, Jobs, DaemonSets, endpoints, Ingress, leases, quotas, limit ranges.
+- Conversion between CRD versions (all versions share one stored object), CEL rules, schema
+  defaults, most built-in field validation, ``Foreground`` deletion (treated as ``Background``),
+  ``gracePeriodSeconds`` (deletion is immediate), ``resourceVersion`` semantics on reads.
+- Exact field ownership: lists are atomic (no associative lists), ``status`` is not tracked,
+  strategic merge only knows the lists merged by ``name`` (see :mod:`.patching`).
+- Time: models count reconcile passes, never seconds; timestamps come from the injected clock.
+"""
+
+from __future__ import annotations
+
+from .btp_model import FAILURE_MODES, FailureMode
+from .errors import KubeError
+from .faults import Fault, FaultKind
+from .names import (
+    CONFIG_MAP,
+    CREDENTIAL_KEYS,
+    CREDENTIALS_SECRET,
+    DUMMY_CREDENTIALS,
+    FORCE_DELETE_LABEL,
+    MANAGER_DEPLOYMENT,
+    MANAGER_NAMESPACE,
+    OPERATOR_FINALIZER,
+    SERVICES_FINALIZER,
+)
+from .reconciler import ModelDelays
+from .server import RecordedRequest
+from .simulator import KubeSimulator
+
+__all__ = [
+    "CONFIG_MAP",
+    "CREDENTIALS_SECRET",
+    "CREDENTIAL_KEYS",
+    "DUMMY_CREDENTIALS",
+    "FAILURE_MODES",
+    "FORCE_DELETE_LABEL",
+    "MANAGER_DEPLOYMENT",
+    "MANAGER_NAMESPACE",
+    "OPERATOR_FINALIZER",
+    "SERVICES_FINALIZER",
+    "FailureMode",
+    "Fault",
+    "FaultKind",
+    "KubeError",
+    "KubeSimulator",
+    "ModelDelays",
+    "RecordedRequest",
+]

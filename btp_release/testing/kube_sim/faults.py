@@ -1,0 +1,102 @@
+"""Fault injection: make chosen requests fail the way API servers and networks fail.
+
+A fault matches a request by method and a regular expression searched in its path, affects
+``times`` matching requests, and is then consumed. Faults are tried in the order they were
+added; the first one that matches wins. A faulted request runs no reconcile pass unless the
+operation itself ran (``status_after``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Literal, get_args
+
+import attrs
+
+FaultKind = Literal["status", "status_after", "reset", "latency"]
+FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
+STATUS_REASONS = {
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
+def _valid_regex(_instance: object, _attribute: object, value: str) -> None:
+    re.compile(value)
+
+
+def _valid_kind(_instance: object, _attribute: object, value: str) -> None:
+    if value not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {value!r}; expected one of {sorted(FAULT_KINDS)}")
+
+
+@attrs.frozen
+class Fault:
+    """What to do to the next ``times`` requests matching ``method`` and ``path``.
+
+    Kinds:
+    - ``status``: answer a ``kind: Status`` with code ``status`` (429 carries ``Retry-After:
+      <retry_after>``) without doing anything;
+    - ``status_after``: perform the operation, then answer ``status`` (a write that succeeded
+      but whose answer was lost at a proxy);
+    - ``reset``: abort the TCP connection with RST before doing anything;
+    - ``latency``: sleep ``delay`` seconds, then handle normally.
+
+    ``method="*"`` matches any method; ``path`` is searched (``re.search``) in the path without
+    the query string.
+    """
+
+    method: str
+    path: str = attrs.field(validator=_valid_regex)
+    kind: FaultKind = attrs.field(default="status", validator=_valid_kind)
+    times: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    status: int = attrs.field(default=500, validator=attrs.validators.in_(range(100, 600)))
+    retry_after: int = attrs.field(default=1, validator=attrs.validators.ge(0))
+    delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "*" or self.method.upper() == method.upper()) and bool(
+            re.search(self.path, path)
+        )
+
+
+@attrs.define
+class _Pending:
+    fault: Fault
+    remaining: int
+
+
+class FaultBook:
+    """The pending faults, consumed as requests match them (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[_Pending] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._pending.append(_Pending(fault, fault.times))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """Consume one use of the first fault matching the request, if any."""
+        with self._lock:
+            for entry in self._pending:
+                if entry.fault.matches(method, path):
+                    entry.remaining -= 1
+                    if entry.remaining <= 0:
+                        self._pending.remove(entry)
+                    return entry.fault
+            return None
+
+    def pending(self) -> list[tuple[Fault, int]]:
+        """The faults not yet consumed and how many uses each has left."""
+        with self._lock:
+            return [(entry.fault, entry.remaining) for entry in self._pending]

@@ -172,15 +172,34 @@ def install_manifest(
         kube.apply_manifest(
             manifest, source="module manifest", policy=settings.policy(settings.ready_timeout)
         )
-    with steps.step(scenario, f"deployment {DEPLOYMENT} Available"):
-        kube.wait_condition(
+    with steps.step(scenario, f"deployment {DEPLOYMENT} rolled out and Available"):
+        kube.wait_for(
             "apps/v1",
             "Deployment",
             DEPLOYMENT,
             NAMESPACE,
-            "Available",
+            rolled_out,
+            what=f"Deployment {NAMESPACE}/{DEPLOYMENT} to roll out and be Available",
             policy=settings.policy(settings.deployment_timeout),
         )
+
+
+def rolled_out(found: KubeObject | None) -> bool:
+    """Available *and* the current template rolled out: during an upgrade the old pod keeps the
+    Deployment Available, so Available alone would pass before the new version runs."""
+    if found is None:
+        return False
+    available = found.condition("Available")
+    status, spec = found.status, found.body.get("spec") or {}
+    replicas = int(spec.get("replicas", 1))
+    return (
+        available is not None
+        and available.status == "True"
+        and int(status.get("observedGeneration", 0)) >= int(found.metadata.get("generation", 0))
+        and int(status.get("updatedReplicas", 0)) == replicas
+        and int(status.get("availableReplicas", 0)) >= replicas
+        and int(status.get("replicas", 0)) == replicas
+    )
 
 
 def _operator(default_cr: bytes, name: str) -> dict[str, Any]:

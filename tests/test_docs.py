@@ -19,3 +19,21 @@ def test_repl_walkthrough_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert blocks, "docs/github.md lost its example"
     exec(compile(blocks[-1], "docs/github.md", "exec"), {})  # noqa: S102 - our own documentation
     assert capsys.readouterr().out.strip().endswith("1.2.0")
+
+
+def test_testing_on_k3s_example_runs_against_the_simulator(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocks = _python_blocks(DOCS / "testing-on-k3s.md")
+    assert len(blocks) == 2, "docs/testing-on-k3s.md lost its example"
+    monkeypatch.chdir(DOCS.parent)  # the example reads examples/btp-operator
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], "docs/testing-on-k3s.md", "exec"), namespace)  # noqa: S102 - our own docs
+    try:
+        exec(compile(blocks[1], "docs/testing-on-k3s.md", "exec"), namespace)  # noqa: S102
+    finally:
+        namespace["sim"].stop()  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    assert out.startswith("True ")
+    assert "passed   " in out and "BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)" in out
+    assert "JUnit:" in out and "diagnostics:" not in out

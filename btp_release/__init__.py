@@ -30,6 +30,7 @@ from btp_release.version import Version
 
 if TYPE_CHECKING:
     from btp_release.actions import Actions
+    from btp_release.config import ConfigError, ReleaseConfig, load_config
     from btp_release.github import (
         CheckRun,
         CombinedStatus,
@@ -41,8 +42,10 @@ if TYPE_CHECKING:
         Repository,
     )
     from btp_release.images import BuiltImage, ImageBuild, ImageBuilder
+    from btp_release.kube import KubeClient
     from btp_release.module import ModuleArtifact, ModuleSpec
     from btp_release.oci import Descriptor, Manifest, OciLayout, Reference, RegistryClient
+    from btp_release.pipeline import ReleasePipeline, StageResult
     from btp_release.retry import RetryPolicy
     from btp_release.secret import Secret
     from btp_release.wait import Poll, WaitPolicy, wait_until
@@ -51,6 +54,12 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Actions": "btp_release.actions",
+    "ConfigError": "btp_release.config",
+    "ReleaseConfig": "btp_release.config",
+    "load_config": "btp_release.config",
+    "KubeClient": "btp_release.kube",
+    "ReleasePipeline": "btp_release.pipeline",
+    "StageResult": "btp_release.pipeline",
     "CheckRun": "btp_release.github",
     "CombinedStatus": "btp_release.github",
     "CommitStatus": "btp_release.github",
@@ -101,6 +110,7 @@ __all__ = [
     "CheckRun",
     "CombinedStatus",
     "CommitStatus",
+    "ConfigError",
     "Conflict",
     "Descriptor",
     "DigestMismatch",
@@ -109,6 +119,7 @@ __all__ = [
     "ImageBuild",
     "ImageBuilder",
     "InvalidInput",
+    "KubeClient",
     "Manifest",
     "ModuleArtifact",
     "ModuleSpec",
@@ -120,14 +131,18 @@ __all__ = [
     "Reference",
     "RegistryClient",
     "Release",
+    "ReleaseConfig",
+    "ReleasePipeline",
     "ReleaseAsset",
     "Repository",
     "RetryPolicy",
     "Secret",
+    "StageResult",
     "Timeout",
     "Transient",
     "UntrustedCertificate",
     "Version",
     "WaitPolicy",
+    "load_config",
     "wait_until",
 ]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The action's one step: turn the INPUT_* variables (set from the action's inputs through env:, never
+# interpolated into this script) into btp-release's argv, and run it. Outputs, annotations, the step
+# summary and the masking of tokens are the CLI's own (it detects GitHub Actions).
+set -euo pipefail
+
+command="${INPUT_COMMAND:?the command input is required}"
+args=("$command")
+case "$command" in
+    validate|draft|build|upload|await|e2e|publish|run|plan|replace)
+        args+=(--version "${INPUT_VERSION:?the version input is required for $command}")
+        args+=(--module-dir "${INPUT_MODULE_DIR:-.}" --credentials "${INPUT_CREDENTIALS:-dummy}")
+        if [ -n "${INPUT_CONFIG:-}" ]; then args+=(--config "$INPUT_CONFIG"); fi
+        if [ -n "${INPUT_REF:-}" ]; then args+=(--ref "$INPUT_REF"); fi
+        if [ "${INPUT_OVERWRITE:-false}" = "true" ]; then args+=(--overwrite); fi
+        if [ "$command" = "run" ] && [ "${INPUT_SNAPSHOT:-false}" = "true" ]; then args+=(--snapshot); fi
+        if [ "$command" = "replace" ] && [ "${INPUT_CONFIRM:-false}" = "true" ]; then args+=(--yes); fi
+        ;;
+    test-module)
+        args+=(--module "${INPUT_MODULE:?the module input is required for test-module}")
+        args+=(--credentials "${INPUT_CREDENTIALS:-dummy}")
+        if [ -n "${INPUT_PREVIOUS:-}" ]; then args+=(--previous "$INPUT_PREVIOUS"); fi
+        if [ -n "${INPUT_K3S_VERSION:-}" ]; then args+=(--kubeconfig /etc/rancher/k3s/k3s.yaml); fi
+        ;;
+    *)
+        echo "::error title=btp-release::unknown command '$command'"
+        exit 2
+        ;;
+esac
+exec btp-release "${args[@]}"

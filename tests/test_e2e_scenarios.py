@@ -21,7 +21,14 @@ import pytest
 
 from btp_release.cluster import Completed
 from btp_release.e2e import DUMMY_CREDENTIALS, E2ESettings, ServiceCredentials
-from btp_release.e2e.run import ClusterRunner, ModuleManifests, fetch_module, registry_client, run_scenarios
+from btp_release.e2e.run import (
+    ClusterRunner,
+    ModuleManifests,
+    fetch_module,
+    kubeconfig_runner,
+    registry_client,
+    run_scenarios,
+)
 from btp_release.errors import InvalidInput, NotFound
 from btp_release.kube import KubeClient
 from btp_release.module import ModuleSpec, build_module, push_module
@@ -266,3 +273,16 @@ def test_a_module_with_a_helm_chart_is_rendered_with_helm_template_and_installed
         kube, module, ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS, scenarios=("main",)
     )
     assert report.passed, report.summary
+
+
+def test_the_kubeconfig_runner_takes_its_cluster_name_and_scenarios_from_the_environment(
+    sim: KubeSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(sim.kubeconfig(tmp_path / "kubeconfig")))
+    monkeypatch.setenv("E2E_RUNNER_NAME", "k3s-v1.31")
+    monkeypatch.setenv("E2E_SCENARIOS", "upgrade")
+    runner = kubeconfig_runner()
+    assert runner.name == "k3s-v1.31" and runner._scenarios == ("upgrade",)
+    monkeypatch.setenv("E2E_SCENARIOS", "main,smoke")
+    with pytest.raises(InvalidInput, match="unknown scenario"):
+        kubeconfig_runner()

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import attrs
 
@@ -171,7 +171,9 @@ class ClusterRunner:
         environ: Mapping[str, str],
         settings: E2ESettings | None = None,
         name: str = "cluster",
+        scenarios: tuple[Scenario, ...] = ("main", "upgrade"),
     ) -> None:
+        self._scenarios = scenarios
         self._connect = connect
         self._registry = registry
         self._environ = environ
@@ -196,7 +198,13 @@ class ClusterRunner:
         settings = self._settings or E2ESettings(run_id=f"{request.version}-{ref.digest[7:19]}")
         with self._connect() as kube:
             report = run_scenarios(
-                kube, module, credentials, request.workdir, previous=previous, settings=settings
+                kube,
+                module,
+                credentials,
+                request.workdir,
+                previous=previous,
+                settings=settings,
+                scenarios=self._scenarios,
             )
         detail = f" (diagnostics: {report.diagnostics.tarball})" if report.diagnostics else ""
         return E2EResult(report.passed, report.summary + detail, report.junit)
@@ -211,16 +219,31 @@ def registry_client(host: str) -> Iterator[RegistryClient]:
 
 def kubeconfig_runner() -> ClusterRunner:
     """``e2e-runner: btp_release.e2e.run:kubeconfig_runner`` — the cluster of ``$KUBECONFIG`` (its
-    current context, or ``$BTP_RELEASE_KUBE_CONTEXT``), as a workflow sets it up (e.g. k3s); the
-    Service Manager credentials come from ``SM_*`` when the mode is ``real``."""
+    current context, or ``$E2E_KUBE_CONTEXT``), as a workflow sets it up (e.g. k3s). ``$E2E_RUNNER_NAME``
+    names the verdict in the provenance (one per matrix entry), ``$E2E_SCENARIOS`` (``main,upgrade``)
+    picks the scenarios; real Service Manager credentials come from ``SM_*``."""
     import os
 
     environ = dict(os.environ)  # read once, here at the edge
     kubeconfig = environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    context = environ.get("BTP_RELEASE_KUBE_CONTEXT") or None
+    context = environ.get("E2E_KUBE_CONTEXT") or None
+    scenarios = tuple(
+        s.strip() for s in (environ.get("E2E_SCENARIOS") or "main,upgrade").split(",") if s.strip()
+    )
+    unknown = [s for s in scenarios if s not in ("main", "upgrade")]
+    if unknown or not scenarios:
+        raise InvalidInput(
+            f"E2E_SCENARIOS: unknown scenario(s) {', '.join(unknown) or '(none)'}", hint="main,upgrade"
+        )
 
     @contextlib.contextmanager
     def connect() -> Iterator[KubeClient]:
         yield KubeClient.from_kubeconfig(kubeconfig, context=context)
 
-    return ClusterRunner(connect, registry_client, environ=environ, name="kubeconfig")
+    return ClusterRunner(
+        connect,
+        registry_client,
+        environ=environ,
+        name=environ.get("E2E_RUNNER_NAME") or "kubeconfig",
+        scenarios=cast("tuple[Scenario, ...]", scenarios),
+    )

@@ -1,0 +1,88 @@
+"""The project's workflows: the release job graph follows the pipeline's stages, least privilege, no
+expression inside a script. (Lint: ``nox -s lint_actions`` runs zizmor and actionlint in CI.)"""
+
+from __future__ import annotations
+
+import graphlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from btp_release.pipeline import STAGES
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    return data
+
+
+def needs(job: dict[str, Any]) -> list[str]:
+    value = job.get("needs") or []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def action_commands(job: dict[str, Any]) -> list[str]:
+    return [step["with"]["command"] for step in job["steps"] if step.get("uses") == "./action"]
+
+
+@pytest.mark.parametrize("name", ["release.yaml", "e2e.yaml"])
+def test_least_privilege_and_no_expression_in_scripts(name: str) -> None:
+    workflow = load(name)
+    assert workflow["permissions"] == {}  # nothing by default; each job asks for what it needs
+    for job_name, job in workflow["jobs"].items():
+        assert "permissions" in job, job_name
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), (job_name, step)
+            if str(step.get("uses", "")).startswith("actions/"):
+                ref = step["uses"].split("@", 1)[1]
+                assert len(ref) == 40, f"{job_name}: {step['uses']} is not pinned to a commit"
+            if step.get("uses") == "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683":
+                assert step["with"]["persist-credentials"] is False
+
+
+def test_the_release_jobs_run_the_stages_in_pipeline_order() -> None:
+    jobs = load("release.yaml")["jobs"]
+    order = list(graphlib.TopologicalSorter({name: needs(job) for name, job in jobs.items()}).static_order())
+    commands = [command for name in order for command in action_commands(jobs[name])]
+    # each stage once, in the pipeline's order (e2e twice: the matrix job and the upgrade job)
+    assert [c for i, c in enumerate(commands) if c not in commands[:i]] == list(STAGES)
+    assert commands.count("e2e") == 2
+    position = {name: order.index(name) for name in jobs}
+    assert position["validate"] < position["draft"] < position["build"] < position["await"]
+    assert position["await"] < position["e2e"] < position["publish"]
+    assert set(needs(jobs["publish"])) >= {"e2e", "e2e-upgrade"}
+
+
+def test_release_jobs_ask_only_for_what_their_stage_does() -> None:
+    jobs = load("release.yaml")["jobs"]
+    writers = {name for name, job in jobs.items() if job["permissions"].get("contents") == "write"}
+    assert writers == {"validate", "draft", "build", "e2e", "e2e-upgrade", "publish"}
+    assert jobs["await"]["permissions"] == {"contents": "read", "statuses": "read", "checks": "read"}
+    assert jobs["k3s-versions"]["permissions"] == {"contents": "read"}
+
+
+def test_release_runs_once_per_version_and_e2e_spans_k3s_versions() -> None:
+    workflow = load("release.yaml")
+    assert workflow["concurrency"] == {"group": "release-${{ inputs.version }}", "cancel-in-progress": False}
+    e2e = workflow["jobs"]["e2e"]
+    assert e2e["strategy"]["matrix"]["k3s"] == "${{ fromJSON(needs.k3s-versions.outputs.k3s) }}"
+    upgrade = workflow["jobs"]["e2e-upgrade"]
+    assert upgrade["if"] == "inputs.credentials == 'real'"
+    step = next(s for s in upgrade["steps"] if s.get("uses") == "./action")
+    assert step["env"]["E2E_SCENARIOS"] == "upgrade" and step["with"]["credentials"] == "real"
+    assert workflow["env"]["BTP_RELEASE_E2E_RUNNER"] == "btp_release.e2e.run:kubeconfig_runner"
+
+
+def test_the_e2e_workflow_tests_the_module_on_every_k3s_version() -> None:
+    workflow = load("e2e.yaml")
+    assert set(workflow[True]) == {"workflow_dispatch", "workflow_call"}  # YAML 1.1 reads `on` as true
+    job = workflow["jobs"]["e2e"]
+    assert job["needs"] == "versions"
+    assert job["strategy"]["matrix"]["k3s"] == "${{ fromJSON(needs.versions.outputs.k3s) }}"
+    scenario = next(s for s in job["steps"] if s.get("name") == "Run the scenarios")
+    assert scenario["env"]["MODULE"] == "${{ inputs.module }}"
+    assert "btp-release test-module" in scenario["run"]

@@ -29,7 +29,7 @@ def action_commands(job: dict[str, Any]) -> list[str]:
     return [step["with"]["command"] for step in job["steps"] if step.get("uses") == "./action"]
 
 
-@pytest.mark.parametrize("name", ["release.yaml", "e2e.yaml"])
+@pytest.mark.parametrize("name", ["release.yaml", "e2e.yaml", "ci.yaml"])
 def test_least_privilege_and_no_expression_in_scripts(name: str) -> None:
     workflow = load(name)
     assert workflow["permissions"] == {}  # nothing by default; each job asks for what it needs
@@ -86,3 +86,13 @@ def test_the_e2e_workflow_tests_the_module_on_every_k3s_version() -> None:
     scenario = next(s for s in job["steps"] if s.get("name") == "Run the scenarios")
     assert scenario["env"]["MODULE"] == "${{ inputs.module }}"
     assert "btp-release test-module" in scenario["run"]
+
+
+def test_ci_runs_the_readme_test_command_on_pull_requests() -> None:
+    workflow = load("ci.yaml")
+    assert "pull_request" in workflow[True]
+    runs = [step.get("run", "") for step in workflow["jobs"]["checks"]["steps"]]
+    readme = (WORKFLOWS.parents[1] / "README.md").read_text()
+    assert "nox -s lint typecheck tests" in readme
+    assert any("nox -s lint typecheck tests" in run for run in runs)
+    assert any("nox -s lint_actions" in run for run in runs)

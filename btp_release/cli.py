@@ -27,7 +27,7 @@ import attrs
 
 from btp_release.errors import BtpReleaseError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 STAGE_COMMANDS = ("validate", "draft", "build", "upload", "await", "e2e", "publish")
 # Outputs for $GITHUB_OUTPUT, in the order they are documented.
@@ -57,7 +57,8 @@ def _add_release_options(parser: argparse.ArgumentParser) -> None:
         settings.add_argument(f"--{key}", dest=f"set_{name}", metavar=name.upper(), help=text)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (also the source of the generated CLI reference in the docs)."""
     parser = argparse.ArgumentParser(prog="btp-release", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -399,7 +400,7 @@ def _k3s_up(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     env = os.environ if environ is None else environ
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

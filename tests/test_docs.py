@@ -37,3 +37,40 @@ def test_testing_on_k3s_example_runs_against_the_simulator(
     assert out.startswith("True ")
     assert "passed   " in out and "BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)" in out
     assert "JUnit:" in out and "diagnostics:" not in out
+
+
+def test_the_cli_reference_is_generated_from_the_parser() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", DOCS.parent / "mkdocs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = hooks.on_page_markdown("# CLI\n\n<!-- cli-reference -->\n")
+    for command in (
+        "validate",
+        "run",
+        "plan",
+        "replace",
+        "rehearse",
+        "test-module",
+        "k3s-versions",
+        "k3s-up",
+    ):
+        assert f"## btp-release {command}" in page
+    assert "--snapshot" in page and "--github-repo" in page and "<!-- cli-reference -->" not in page
+
+
+def test_every_page_is_in_the_site_navigation() -> None:
+    import yaml
+
+    config = yaml.safe_load((DOCS.parent / "mkdocs.yml").read_text())
+
+    def pages(items: object) -> list[str]:
+        found: list[str] = []
+        for item in items if isinstance(items, list) else []:
+            for value in item.values():
+                found += pages(value) if isinstance(value, list) else [value]
+        return found
+
+    assert sorted(pages(config["nav"])) == sorted(p.name for p in DOCS.glob("*.md"))

@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--version", required=True, help="release version, e.g. 1.2.0")
     rehearse.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse.add_argument("--keep", action="store_true", help="do not delete the release at the end")
+    rehearse.add_argument(
+        "--module-dir",
+        help="rehearse the whole release of this module (its btp-release.yaml) against the GitHub "
+        "simulator and a local registry (needs docker-registry); without it: the GitHub half only",
+    )
+    rehearse.add_argument("--config", help="with --module-dir: the config file")
+    rehearse.add_argument("--docker-host", help="with --module-dir: build the image with this daemon")
     return parser
 
 
@@ -406,6 +413,20 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.command == "rehearse" and (args.module_dir or args.config):
+            from btp_release.config import load_config
+            from btp_release.testing.rehearsal import rehearse_release
+
+            config = load_config(args.module_dir or ".", config_file=args.config, environ={})
+            results = rehearse_release(
+                config,
+                args.version,
+                say=(lambda _: None) if args.json else print,
+                docker_host=args.docker_host,
+            )
+            if args.json:
+                print(json.dumps([r.to_json() for r in results], indent=2))
+            return 0
         if args.command == "rehearse":
             from btp_release.testing.rehearsal import rehearse
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +56,21 @@ def test_entry_point_runs_as_a_program() -> None:
     assert done.returncode == 0, done.stderr
     assert "published 1.2.0" in done.stdout
     assert "re-run: tag 1.2.0" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("docker-registry") is None, reason="docker-registry is not installed")
+def test_rehearse_a_whole_release_of_the_example_module(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    assert main(["rehearse", "--version", "1.2.0", "--module-dir", str(root), "--json"], environ={}) == 0
+    results = json.loads(capsys.readouterr().out)  # the second run's results
+    assert [r["stage"] for r in results] == [
+        "validate",
+        "draft",
+        "build",
+        "upload",
+        "await",
+        "e2e",
+        "publish",
+    ]
+    assert {r["status"] for r in results} == {"unchanged"}
+    assert results[-1]["outputs"]["release_url"].endswith("/releases/tag/1.2.0")

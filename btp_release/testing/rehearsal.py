@@ -1,24 +1,33 @@
-"""A release rehearsal against the GitHub simulator: no credentials, no network beyond 127.0.0.1.
+"""Release rehearsals: no credentials, no network beyond 127.0.0.1.
 
-It walks the GitHub half of a release through the public API — tag, draft, four assets, wait,
-publish, latest, then delete release and tag — and runs the draft/tag/upload steps twice to show
-that a re-run changes nothing. Used by ``btp-release rehearse`` and the docs' REPL example.
+``rehearse`` walks the GitHub half of a release through the public API — tag, draft, four assets,
+wait, publish, latest, then delete release and tag — twice, to show that a re-run changes nothing
+(``btp-release rehearse``, the docs' REPL example). ``rehearse_release`` runs the whole pipeline of
+a configured module against the GitHub simulator and a real local registry
+(``btp-release rehearse --module-dir DIR``): the adoption walk-through of docs/adopting.md.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
+from btp_release.config import ReleaseConfig
 from btp_release.github import GitHubClient
+from btp_release.oci import Reference, RegistryClient
 from btp_release.testing.github_sim import GitHubSimulator
 from btp_release.version import Version
 from btp_release.wait import WaitPolicy
 
-__all__ = ["RehearsalResult", "rehearse"]
+if TYPE_CHECKING:
+    from btp_release.pipeline import StageResult
+
+__all__ = ["RehearsalResult", "rehearse", "rehearse_release"]
 
 ASSET_NAMES = (
     "template.yaml",
@@ -97,3 +106,89 @@ def rehearse(
             say(f"deleted release {published.id} and tag {parsed.image_tag}")
         say(f"{result.api_calls} GitHub API calls in all")
         return result
+
+
+def _stand_in_image(registry: RegistryClient, reference: str, commit: str, work: Path) -> str:
+    """Push a tiny OCI image labelled with the release commit, as the image a Docker daemon would
+    have built: the build stage then adopts it (same revision) instead of needing a daemon."""
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"org.opencontainers.image.revision": commit}},
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
+    ).encode()
+    note = work / "REHEARSAL"
+    note.write_text("a stand-in for the manager image of a rehearsal\n")
+    _, pushed = registry.push_files(
+        Reference.parse(reference),
+        [note],
+        "application/vnd.oci.image.layer.v1.tar",
+        config=config,
+        config_media_type="application/vnd.oci.image.config.v1+json",
+    )
+    return pushed.digest
+
+
+def rehearse_release(
+    config: ReleaseConfig,
+    version: str,
+    *,
+    say: Callable[[str], None] = print,
+    docker_host: str | None = None,
+) -> list[StageResult]:
+    """The whole release of the configured module against local servers: the GitHub simulator, a
+    real registry on 127.0.0.1 (``docker-registry``), the module's own files, a scripted E2E runner.
+
+    The registries of the config are replaced by the local one (same paths); the manager image is
+    built with the Docker daemon at ``docker_host`` when given, else a labelled stand-in image is
+    pushed so that the build stage adopts it. The pipeline runs twice: the second run changes nothing.
+    """
+    from btp_release.pipeline import ReleasePipeline
+    from btp_release.testing.registry import LocalRegistry
+    from btp_release.testing.release import ScriptedRunner
+
+    owner, _, repo = config.github_repo.partition("/")
+    with (
+        GitHubSimulator(owner=owner, repo=repo) as sim,
+        LocalRegistry() as registry,
+        tempfile.TemporaryDirectory(prefix="btp-release-rehearsal-") as scratch,
+    ):
+        module_path = config.module_registry.partition("/")[2]
+        image_path = config.image_repo.partition("/")[2]
+        local = attrs.evolve(
+            config,
+            github_api_url=sim.api_url,
+            module_registry=f"{registry.host}/{module_path}" if module_path else registry.host,
+            image_repo=f"{registry.host}/{image_path}",
+            required_checks=(),
+            poll_interval=0.2,
+            await_timeout=60.0,
+            insecure_registries=(),
+        )
+        say(f"GitHub simulator at {sim.api_url} ({config.github_repo}); registry at {registry.host}")
+        environ = {"GITHUB_TOKEN": sim.token, **({"DOCKER_HOST": docker_host} if docker_host else {})}
+        if docker_host is None:
+            with RegistryClient(registry.host) as client:
+                digest = _stand_in_image(client, f"{local.image_repo}:{version}", sim.head_sha, Path(scratch))
+            say(f"no Docker daemon: a stand-in image {local.image_repo}:{version} ({digest}) was pushed")
+        results: list[StageResult] = []
+        for run in ("first run", "re-run"):
+
+            def report(result: StageResult, run: str = run) -> None:
+                say(f"{run}: {result.stage} {result.status}")
+
+            with ReleasePipeline.from_config(
+                local,
+                version,
+                environ=environ,
+                docker=docker_host is not None,
+                e2e_runner=ScriptedRunner(),
+                workdir=Path(scratch) / run,
+            ) as pipeline:
+                results = pipeline.run(on_result=report)
+        release = next(r for r in sim.releases() if r.tag_name == version)
+        assets = ", ".join(sorted(a.name for a in sim.assets(release.id)))
+        say(f"released {version} ({'draft' if release.draft else 'published'}); assets: {assets}")
+        return results

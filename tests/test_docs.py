@@ -74,3 +74,24 @@ def test_every_page_is_in_the_site_navigation() -> None:
         return found
 
     assert sorted(pages(config["nav"])) == sorted(p.name for p in DOCS.glob("*.md"))
+
+
+def test_troubleshooting_lists_every_error_class() -> None:
+    import btp_release.cluster
+    import btp_release.config
+    import btp_release.module
+    import btp_release.pipeline
+    from btp_release.errors import BtpReleaseError
+
+    assert btp_release.cluster and btp_release.config and btp_release.module and btp_release.pipeline
+
+    def subclasses(cls: type) -> set[type]:
+        found = set(cls.__subclasses__())
+        for sub in list(found):
+            found |= subclasses(sub)
+        return found
+
+    page = (DOCS / "errors.md").read_text()
+    ours = {c for c in subclasses(BtpReleaseError) if c.__module__.startswith("btp_release.")}
+    missing = sorted(c.__name__ for c in ours if f"`{c.__name__}`" not in page)
+    assert not missing, f"docs/errors.md lacks {missing}"

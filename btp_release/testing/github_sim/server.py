@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ..faultbook import FaultBook
 from .errors import DOCS, ApiError
-from .faults import Fault, FaultBook
+from .faults import Fault
 from .models import Access, RecordedRequest
 from .protocol import (
     JSON_TYPE,
@@ -95,7 +96,7 @@ class App:
         *,
         state: RepoState,
         lock: threading.RLock,
-        faults: FaultBook,
+        faults: FaultBook[Fault],
         tokens: Mapping[str, Access],
         rate_limit: int,
         clock: Callable[[], float],

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from .faults import Fault, FaultBook
+from ..faultbook import FaultBook
+from .faults import Fault
 from .models import (
     Access,
     Asset,
@@ -50,7 +51,7 @@ class GitHubSimulator:
         self.repo = repo
         self._lock = threading.RLock()
         self._state = RepoState(owner, repo, clock=clock, immutable_releases=immutable_releases)
-        self._faults = FaultBook()
+        self._faults = FaultBook[Fault]()
         self.token = "ghs_" + secrets.token_hex(18)
         self.readonly_token = "ghs_" + secrets.token_hex(18)
         self._app = App(

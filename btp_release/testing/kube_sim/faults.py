@@ -9,7 +9,6 @@ operation itself ran (``status_after``).
 from __future__ import annotations
 
 import re
-import threading
 from typing import Literal, get_args
 
 import attrs
@@ -62,41 +61,3 @@ class Fault:
         return (self.method == "*" or self.method.upper() == method.upper()) and bool(
             re.search(self.path, path)
         )
-
-
-@attrs.define
-class _Pending:
-    fault: Fault
-    remaining: int
-
-
-class FaultBook:
-    """The pending faults, consumed as requests match them (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: list[_Pending] = []
-
-    def add(self, fault: Fault) -> None:
-        with self._lock:
-            self._pending.append(_Pending(fault, fault.times))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pending.clear()
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """Consume one use of the first fault matching the request, if any."""
-        with self._lock:
-            for entry in self._pending:
-                if entry.fault.matches(method, path):
-                    entry.remaining -= 1
-                    if entry.remaining <= 0:
-                        self._pending.remove(entry)
-                    return entry.fault
-            return None
-
-    def pending(self) -> list[tuple[Fault, int]]:
-        """The faults not yet consumed and how many uses each has left."""
-        with self._lock:
-            return [(entry.fault, entry.remaining) for entry in self._pending]

@@ -24,9 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
+from ..faultbook import FaultBook
 from .api import JSON, Api, Reply, Request
 from .errors import KubeError, unauthorized
-from .faults import STATUS_REASONS, Fault, FaultBook
+from .faults import STATUS_REASONS, Fault
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class App:
         *,
         api: Api,
         lock: threading.RLock,
-        faults: FaultBook,
+        faults: FaultBook[Fault],
         token: str,
         after_request: Callable[[], None],
     ) -> None:

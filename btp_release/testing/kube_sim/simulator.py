@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..faultbook import FaultBook
 from .api import Api
 from .btp_model import FAILURE_MODES, BtpManagerModel, FailureMode
 from .controllers import reconcile_crds, reconcile_namespaces
-from .faults import Fault, FaultBook
+from .faults import Fault
 from .names import DUMMY_CREDENTIALS
 from .reconciler import ModelDelays
 from .resources import ResourceType
@@ -68,7 +69,7 @@ class KubeSimulator:
             failures=self._failures,
             dummy_credentials=dummy_credentials,
         )
-        self._faults = FaultBook()
+        self._faults = FaultBook[Fault]()
         self._passes = 0
         self.fail(*failures)
         self._server: Server | None = None

@@ -175,3 +175,18 @@ def test_a_plan_shows_a_failure_a_later_stage_would_meet_instead_of_hiding_it(ri
         release.plan()
     assert not isinstance(info.value, EarlierStageMissing)
     assert not [r for r in rig.sim.releases() if r.tag_name == VERSION]
+
+
+def test_validate_warns_about_foreign_registry_content_but_not_about_its_own(rig: Rig) -> None:
+    with rig.pipeline() as release:
+        release.run()
+        release.replace(dry_run=False)  # the release and the tag go; the registry tags stay
+    with rig.pipeline() as release:
+        result = release.validate()
+    assert result.warnings == ()  # this commit's module and image: the build stage adopts them
+    assert sum("already holds this release's content" in a for a in result.actions) == 2
+    with RegistryClient(rig.registry.host) as client:
+        client.push_files(release.ctx.image_ref, [rig.module_dir / "sec-scanners-config.yaml"], "text/plain")
+    with rig.pipeline() as release:
+        result = release.validate()
+    assert len(result.warnings) == 1 and "btp-manager:1.2.0 already exists" in result.warnings[0]

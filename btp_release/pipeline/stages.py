@@ -109,7 +109,19 @@ def validate(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         client = ctx.registry(ref.registry)
         existing = client.head_manifest(ref)
         if existing is not None and (recorded is None or recorded.digest != existing.digest):
-            run.warn(f"{ref} already exists in the registry ({existing.digest}) and is not this release's")
+            # What this release would push anyway (the deterministic module, an image built from this
+            # commit) is adopted by the build stage, so it is no reason for a warning.
+            ours = (
+                existing.digest == artifact.digest
+                if ref == module_ref
+                else (client.image_labels(ref) or {}).get(REVISION_LABEL) == commit
+            )
+            if ours:
+                run.note(f"{ref} already holds this release's content ({existing.digest}); it will be kept")
+            else:
+                run.warn(
+                    f"{ref} already exists in the registry ({existing.digest}) and is not this release's"
+                )
         client.check_push_access(ref.repository)
         run.note(f"registry {ref.registry} reachable; push to {ref.repository} allowed")
     if ctx.has_image_builder and (provenance is None or provenance.image.digest is None):

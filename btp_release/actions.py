@@ -3,7 +3,8 @@
 Active only when ``GITHUB_ACTIONS=true``: elsewhere annotations go to the ``logging`` logger and
 outputs/summary are no-ops, so the same library code runs in a terminal, a notebook and CI.
 Escaping follows actions/toolkit (``%``, CR, LF in data; plus ``:`` and ``,`` in properties), so a
-message can never end a command early or forge another one.
+message can never end a command early or forge another one; every known secret is redacted from
+commands (``add-mask`` aside), outputs and the summary.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import TextIO
 import attrs
 
 from btp_release.errors import InvalidInput
+from btp_release.redaction import get_logger, redact
 from btp_release.secret import Secret
 
 __all__ = ["Actions"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _escape_data(text: str) -> str:
@@ -61,10 +63,14 @@ class Actions:
         )
 
     def _command(self, name: str, message: str, **properties: str | int | None) -> None:
+        # add-mask is the one command that must carry the secret itself.
+        clean = (lambda text: text) if name == "add-mask" else redact
         props = ",".join(
-            f"{key}={_escape_property(str(value))}" for key, value in properties.items() if value is not None
+            f"{key}={_escape_property(clean(str(value)))}"
+            for key, value in properties.items()
+            if value is not None
         )
-        self.stream.write(f"::{name}{' ' + props if props else ''}::{_escape_data(message)}\n")
+        self.stream.write(f"::{name}{' ' + props if props else ''}::{_escape_data(clean(message))}\n")
         self.stream.flush()
 
     def _annotate(
@@ -145,7 +151,7 @@ class Actions:
 
     def set_output(self, name: str, value: str) -> bool:
         """Append a step output to ``$GITHUB_OUTPUT`` (multi-line safe); ``False`` when inactive."""
-        return self._append(self.output_path, self._key_value(name, value))
+        return self._append(self.output_path, self._key_value(name, redact(value)))
 
     def set_env(self, name: str, value: str) -> bool:
         """Export ``name`` to later steps through ``$GITHUB_ENV``; ``False`` when inactive."""
@@ -153,4 +159,5 @@ class Actions:
 
     def summary(self, markdown: str) -> bool:
         """Append Markdown to the job summary; ``False`` when inactive."""
+        markdown = redact(markdown)
         return self._append(self.summary_path, markdown if markdown.endswith("\n") else markdown + "\n")

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import attrs
 
 from btp_release.errors import BtpReleaseError
+from btp_release.redaction import RedactingFilter, redact
 
 __all__ = ["build_parser", "main"]
 
@@ -160,16 +161,20 @@ class Console:
             if event.message in ("start", "plan"):
                 self._open(event.stage)
             else:
-                self.stream.write(f"[{event.stage}] {event.message}\n")
+                self.write(f"[{event.stage}] {event.message}\n")
                 self._close()
             return
         if event.kind == "warning" and self.actions.enabled:
             self.actions.warning(event.message, title=f"btp-release {event.stage}")
             return
         if event.kind == "warning":
-            self.stream.write(f"[{event.stage}] warning: {event.message}\n")
+            self.write(f"[{event.stage}] warning: {event.message}\n")
             return
-        self.stream.write(f"[{event.stage}] {event.message}\n")
+        self.write(f"[{event.stage}] {event.message}\n")
+
+    def write(self, text: str) -> None:
+        """Every line the console prints goes through here: redacted of any known secret."""
+        self.stream.write(redact(text))
         self.stream.flush()
 
     def end_group(self) -> None:
@@ -284,11 +289,11 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
             if error is None
             else {"type": type(error).__name__, "message": error.message, "hint": error.hint},
         }
-        out.write(json.dumps(document, indent=2) + "\n")
+        out.write(redact(json.dumps(document, indent=2)) + "\n")
     elif error is None:
-        console.stream.write(_human_result(args.command, results, outputs))
+        console.write(_human_result(args.command, results, outputs))
     if error is not None:
-        err.write(f"error: {error}\n")
+        err.write(redact(f"error: {error}\n"))
         return error.exit_code
     return 0
 
@@ -364,7 +369,7 @@ def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         if report.diagnostics:
             print(f"diagnostics: {report.diagnostics.tarball}")
     if not report.passed:
-        print(f"error: E2E failed: {report.summary}", file=sys.stderr)
+        print(redact(f"error: E2E failed: {report.summary}"), file=sys.stderr)
         return 9
     return 0
 
@@ -412,6 +417,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:  # whatever a library logs, no secret gets through
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     try:
         if args.command == "rehearse" and (args.module_dir or args.config):
             from btp_release.config import load_config
@@ -444,11 +452,17 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
             return _k3s_up(args)
         return _release_command(args, env, sys.stdout, sys.stderr)
     except BtpReleaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(redact(f"error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug: report it with its traceback (which may quote a secret: redacted)
+        import traceback
+
+        print(redact(traceback.format_exc()), file=sys.stderr, end="")
+        print("error: internal error in btp-release (a bug; please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 from btp_release.errors import InvalidInput
+from btp_release.redaction import redact, register
 
 CONFIG_FILE = "btp-release.yaml"
 CredentialsMode = Literal["dummy", "real"]
@@ -72,7 +73,7 @@ class ConfigError(InvalidInput):
     """The configuration is unusable; the message lists every problem with the source it came from."""
 
     def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
-        self.problems = list(problems)
+        self.problems = [redact(problem) for problem in problems]
         text = "invalid btp-release configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(text, hint=hint or "fix the listed settings (see docs/pipeline.md, 'Configuration')")
 
@@ -250,8 +251,10 @@ def load_config(
     if settings is not None:  # after an unusable config file, "file missing" would only mislead
         problems += _file_problems(config, origin)
     if problems:
-        secrets = [v for k, v in env.items() if any(w in k.upper() for w in _SECRET_WORDS) and v.strip()]
-        raise ConfigError([_scrub(problem, sorted(secrets, key=len, reverse=True)) for problem in problems])
+        for name, value in env.items():  # a secret's value must never be echoed as a bad setting
+            if any(word in name.upper() for word in _SECRET_WORDS) and value.strip():
+                register(value)
+        raise ConfigError(problems)
     return config
 
 
@@ -491,10 +494,3 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
 
 def _type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
-
-
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` without the given secret values, raw or escaped as ``repr`` shows them."""
-    for secret in secrets:
-        text = text.replace(secret, "***").replace(repr(secret)[1:-1], "***")
-    return text

@@ -2,10 +2,12 @@
 
 Each class means one thing a caller may want to handle differently; the message always says what
 failed, for which object, and what to do. ``exit_code`` lets the CLI map errors to documented exit
-codes without a lookup table of its own.
+codes without a lookup table of its own. Every message and hint is redacted of known secrets.
 """
 
 from __future__ import annotations
+
+from btp_release.redaction import redact
 
 __all__ = [
     "AlreadyExists",
@@ -31,6 +33,9 @@ class BtpReleaseError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Messages often quote what a library or server said; a secret in there is hidden here, once
+        # for every error (see btp_release.redaction).
+        message, hint = redact(message), (redact(hint) if hint else hint)
         self.message = message
         self.hint = hint
         super().__init__(f"{message} — {hint}" if hint else message)

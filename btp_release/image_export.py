@@ -27,7 +27,6 @@ import gzip
 import hashlib
 import io
 import json
-import logging
 import posixpath
 import tarfile
 import tempfile
@@ -40,13 +39,14 @@ import attrs
 
 from btp_release.errors import DigestMismatch, InvalidInput
 from btp_release.oci.model import Descriptor, Manifest, check_digest
+from btp_release.redaction import get_logger
 
 if TYPE_CHECKING:
     from btp_release.oci.layout import OciLayout
 
 __all__ = ["OCI_CONFIG", "OCI_LAYER", "convert_docker_archive"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

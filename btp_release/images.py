@@ -16,7 +16,6 @@ runs with a daemon but no registry); the archive conversion lives in :mod:`btp_r
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections import deque
@@ -39,6 +38,7 @@ from btp_release.errors import (
 )
 from btp_release.image_export import convert_docker_archive
 from btp_release.oci.model import Descriptor, Reference, check_digest
+from btp_release.redaction import get_logger
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret
 from btp_release.wait import Sleeper
@@ -54,7 +54,7 @@ __all__ = [
     "push_error",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 LOG_TAIL = 20
 """How many of the last build/push log lines an error message carries."""

@@ -13,7 +13,6 @@ work the same for built-in kinds and custom resources. Every wait is bounded
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -33,11 +32,12 @@ from btp_release.errors import (
     PermissionDenied,
     Transient,
 )
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
 __all__ = ["Condition", "KubeClient", "KubeObject", "parse_manifest"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 FIELD_MANAGER = "btp-release"
 CRD_API = "apiextensions.k8s.io/v1"
 

@@ -11,7 +11,6 @@ idempotent operations; creations look first and create after (see ``github.clien
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 
 from btp_release.errors import RateLimited, Transient
+from btp_release.redaction import get_logger
 from btp_release.wait import Sleeper
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["RetryPolicy"]
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @attrs.frozen

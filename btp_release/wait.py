@@ -6,7 +6,6 @@ uses :func:`time.monotonic` and :func:`time.sleep`.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from btp_release.errors import Timeout, Transient
+from btp_release.redaction import get_logger
 
 __all__ = ["Clock", "Poll", "Sleeper", "WaitPolicy", "wait_until"]
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 Clock = Callable[[], float]
 Sleeper = Callable[[float], None]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @attrs.frozen

@@ -7,7 +7,6 @@ environment of each step with a fake instead of patching :mod:`subprocess`. The 
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -16,10 +15,11 @@ from typing import Protocol
 import attrs
 
 from btp_release.errors import BtpReleaseError, NotFound, Timeout
+from btp_release.redaction import get_logger
 
 __all__ = ["CommandFailed", "Completed", "Runner", "SubprocessRunner", "check", "tail"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 DEFAULT_TIMEOUT = 600.0
 TAIL_LINES = 15

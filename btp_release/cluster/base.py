@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from pathlib import Path
@@ -14,11 +13,12 @@ import attrs
 
 from btp_release.cluster._run import Completed, Runner, SubprocessRunner, tail
 from btp_release.errors import InvalidInput
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
 __all__ = ["Cluster", "ClusterBase", "Kubectl", "cluster_name", "node_readiness"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 _NAME = re.compile(r"[a-z]([a-z0-9-]*[a-z0-9])?")
 READY_POLICY = WaitPolicy(timeout=300.0, interval=2.0, backoff=1.5, max_interval=10.0)

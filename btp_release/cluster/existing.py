@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,11 +13,12 @@ import yaml
 from btp_release.cluster._run import Runner, tail
 from btp_release.cluster.base import READY_POLICY, ClusterBase
 from btp_release.errors import InvalidInput, NotFound
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
 __all__ = ["ExistingCluster"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 ApiProbe = Callable[[], Poll[None]]
 

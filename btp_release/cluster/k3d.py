@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -14,11 +13,12 @@ from btp_release.cluster.base import READY_POLICY, ClusterBase, cluster_name
 from btp_release.cluster.registry import registries_yaml
 from btp_release.cluster.versions import K3sVersion
 from btp_release.errors import InvalidInput
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Sleeper, WaitPolicy
 
 __all__ = ["K3dCluster"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 K3S_IMAGE = "rancher/k3s"
 DISABLE_TRAEFIK = "--disable=traefik@server:*"

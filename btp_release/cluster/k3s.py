@@ -7,7 +7,6 @@ mirror file is written *before* the installer starts k3s, because k3s reads it o
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import sys
 import tempfile
@@ -22,11 +21,12 @@ from btp_release.cluster.base import READY_POLICY, ClusterBase
 from btp_release.cluster.registry import registries_yaml
 from btp_release.cluster.versions import K3sVersion
 from btp_release.errors import DigestMismatch, InvalidInput, NotFound, Transient
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Sleeper, WaitPolicy
 
 __all__ = ["K3S_EXEC", "K3S_INSTALL_URL", "K3sCluster"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 K3S_INSTALL_URL = "https://get.k3s.io"
 K3S_EXEC = "--disable traefik --write-kubeconfig-mode 644"

@@ -10,7 +10,6 @@ directory; node readiness is still checked through the runner's ``kubectl``.
 from __future__ import annotations
 
 import importlib
-import logging
 import shutil
 import subprocess
 import time
@@ -22,11 +21,12 @@ from btp_release.cluster._run import CommandFailed, Runner
 from btp_release.cluster.base import READY_POLICY, ClusterBase, cluster_name
 from btp_release.cluster.k3d import default_work_dir
 from btp_release.errors import NotFound
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Sleeper, WaitPolicy
 
 __all__ = ["KindCluster", "pytest_kind_factory"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 KindFactory = Callable[..., Any]
 

@@ -7,7 +7,6 @@ really listens. See spec/seed-pipeline.md, "E2E on k3s".
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ import yaml
 
 from btp_release.cluster._run import Runner, SubprocessRunner, check
 from btp_release.errors import InvalidInput, NotFound
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MIRROR", "LocalRegistry", "RegistryEndpoint", "registries_yaml"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 DEFAULT_MIRROR = "registry.localhost:5000"
 REGISTRY_IMAGE = "registry:2"

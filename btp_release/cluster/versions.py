@@ -9,7 +9,6 @@ matrix asks GitHub once, not once per job.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import tempfile
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from btp_release.errors import InvalidInput, NotFound
+from btp_release.redaction import get_logger
 from btp_release.wait import Clock
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CACHE_FILE", "K3sVersion", "k3s_versions", "newest_patches"]
 
-log = logging.getLogger("btp_release.cluster")
+log = get_logger("btp_release.cluster")
 
 CACHE_FILE = "k3s-releases.json"
 _CACHE_FORMAT = 1

@@ -9,7 +9,6 @@ template``), connects to a cluster and runs the main and the upgrade scenarios.
 from __future__ import annotations
 
 import contextlib
-import logging
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -34,10 +33,11 @@ from btp_release.kube import KubeClient
 from btp_release.module import read_module, select_install_layer
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.runner import E2ERequest, E2EResult
+from btp_release.redaction import get_logger
 
 __all__ = ["ClusterRunner", "E2EReport", "ModuleManifests", "fetch_module", "render_chart", "run_scenarios"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 Scenario = Literal["main", "upgrade"]
 
 

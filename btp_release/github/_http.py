@@ -26,7 +26,7 @@ from btp_release.github.protocol import (
     next_link,
 )
 from btp_release.retry import RetryPolicy
-from btp_release.secret import Secret
+from btp_release.secret import Secret, credential
 from btp_release.wait import Clock, Sleeper
 
 T = TypeVar("T")
@@ -38,14 +38,16 @@ _ETAG_CACHE_SIZE = 256
 
 
 def _token_from(token: Secret | str | None, environ: Mapping[str, str] | None) -> Secret | None:
+    """The token, checked where it is read: a stray CR or space would otherwise reach the header,
+    where httpx rejects it with a message quoting the whole value."""
     if isinstance(token, Secret):
-        return token if token else None
+        return credential(token.reveal(), source="the token given") if token else None
     if token:
-        return Secret(token)
+        return credential(token, source="the token given")
     env = os.environ if environ is None else environ
     for name in ("GITHUB_TOKEN", "GH_TOKEN"):
         if env.get(name):
-            return Secret(env[name])
+            return credential(env[name], source=f"environment {name}")
     return None
 
 

@@ -10,7 +10,6 @@ once the new one is complete; a re-run after a crash at any point finishes the r
 from __future__ import annotations
 
 import hashlib
-import logging
 import mimetypes
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -23,11 +22,12 @@ from btp_release.errors import AlreadyExists, Conflict, InvalidInput, Transient
 from btp_release.github._http import GitHubSession
 from btp_release.github.models import Release, ReleaseAsset
 from btp_release.github.protocol import expand_upload_url
+from btp_release.redaction import get_logger
 from btp_release.wait import Poll, WaitPolicy, wait_until
 
 __all__ = ["AssetOperations", "LocalFile"]
 
-log = logging.getLogger("btp_release.github")
+log = get_logger("btp_release.github")
 
 CHUNK_SIZE = 256 * 1024
 TEMP_SUFFIX = ".btp-release-tmp"

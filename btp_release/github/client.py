@@ -7,7 +7,6 @@ commit. Lookups that must see drafts list all pages (the by-tag endpoint never r
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -31,12 +30,13 @@ from btp_release.github.models import (
     Repository,
 )
 from btp_release.github.protocol import error_for_response
+from btp_release.redaction import get_logger
 from btp_release.version import Version
 from btp_release.wait import Poll, WaitPolicy, wait_until
 
 __all__ = ["GitHubClient", "ReleaseNotes"]
 
-log = logging.getLogger("btp_release.github")
+log = get_logger("btp_release.github")
 
 _PASSING = {"success", "neutral", "skipped"}
 _FAILED_STATUS = {"failure", "error"}

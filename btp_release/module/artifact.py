@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from btp_release.module.descriptor import (
 from btp_release.module.spec import ModuleInputs, ModuleSpec
 from btp_release.module.validate import ImageMismatch, validate_inputs
 from btp_release.oci.model import ArtifactStore, Descriptor, Manifest, sha256_digest
+from btp_release.redaction import get_logger
 
 __all__ = [
     "DESCRIPTOR_FILE",
@@ -51,7 +51,7 @@ __all__ = [
     "verify_module",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 OCM_CONFIG_MEDIA_TYPE = "application/vnd.ocm.software.component.config.v1+json"
 OCM_DESCRIPTOR_MEDIA_TYPE = "application/vnd.ocm.software.component-descriptor.v2+yaml+tar"

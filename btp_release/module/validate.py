@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Literal
@@ -29,6 +28,7 @@ import yaml
 from btp_release.errors import InvalidInput
 from btp_release.module.security import SecurityConfig
 from btp_release.module.spec import ModuleInputs, ModuleSpec
+from btp_release.redaction import get_logger
 
 __all__ = [
     "CheckedInputs",
@@ -48,7 +48,7 @@ __all__ = [
     "validate_template",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ImageMismatch = Literal["warn", "error"]
 CrdSet = Literal["2023", "current"]

@@ -13,7 +13,6 @@ registry's own origin and its token realm.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ import httpx
 
 from btp_release.errors import AuthenticationFailed, RateLimited, Transient
 from btp_release.oci.credentials import ANONYMOUS, Credentials, credentials_hint
+from btp_release.redaction import get_logger
 from btp_release.secret import Secret
 from btp_release.wait import Clock
 
@@ -35,7 +35,7 @@ __all__ = [
     "scope_for_request",
 ]
 
-log = logging.getLogger("btp_release.oci")
+log = get_logger("btp_release.oci")
 
 # Token servers may omit expires_in; the distribution token spec says to assume 60 seconds.
 _DEFAULT_TOKEN_LIFETIME = 60

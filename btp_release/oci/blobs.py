@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -27,10 +26,11 @@ from btp_release.errors import DigestMismatch, InvalidInput
 from btp_release.oci.model import Descriptor, check_digest, sha256_digest
 from btp_release.oci.protocol import with_digest
 from btp_release.oci.session import RegistrySession
+from btp_release.redaction import get_logger
 
 __all__ = ["CHUNK", "BlobTransfer", "file_chunks", "sha256_file"]
 
-log = logging.getLogger("btp_release.oci")
+log = get_logger("btp_release.oci")
 
 CHUNK = 1 << 20
 OCTET_STREAM = "application/octet-stream"

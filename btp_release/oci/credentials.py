@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import attrs
 
 from btp_release.errors import AuthenticationFailed, InvalidInput
+from btp_release.redaction import get_logger
 from btp_release.secret import Secret
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "normalize_registry_host",
 ]
 
-log = logging.getLogger("btp_release.oci")
+log = get_logger("btp_release.oci")
 
 # Google Artifact Registry / GCR accept an OAuth2 access token as the password of this user.
 GCP_ACCESS_TOKEN_USER = "oauth2accesstoken"  # noqa: S105 - a user name

@@ -27,7 +27,6 @@ import fcntl
 import hashlib
 import io
 import json
-import logging
 import os
 import re
 import tempfile
@@ -38,13 +37,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from btp_release.errors import DigestMismatch, InvalidInput, NotFound
 from btp_release.oci.model import OCI_INDEX, Descriptor, Manifest, check_digest, sha256_digest
+from btp_release.redaction import get_logger
 
 if TYPE_CHECKING:
     from btp_release.oci.model import ArtifactStore
 
 __all__ = ["LAYOUT_VERSION", "REF_NAME", "OciLayout"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from btp_release.oci.model import (
 )
 from btp_release.oci.protocol import next_page
 from btp_release.oci.session import DEFAULT_TIMEOUT, USER_AGENT, RegistrySession
+from btp_release.redaction import get_logger
 from btp_release.retry import RetryPolicy
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
@@ -48,7 +48,7 @@ __all__ = ["RegistryClient"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-log = logging.getLogger("btp_release.oci")
+log = get_logger("btp_release.oci")
 
 _INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 # push_files reads a file up to this size into memory and sends it in one PUT: one request less than a

@@ -8,16 +8,15 @@ digest, so blobs the registry already has are skipped and the registry verifies 
 
 from __future__ import annotations
 
-import logging
-
 from btp_release.errors import NotFound
 from btp_release.oci.layout import OciLayout
 from btp_release.oci.model import Descriptor, Reference
 from btp_release.oci.registry import RegistryClient
+from btp_release.redaction import get_logger
 
 __all__ = ["publish_from_layout"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def publish_from_layout(layout: OciLayout, tag: str, client: RegistryClient, dest: Reference) -> Descriptor:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from btp_release.config import ReleaseConfig
-from btp_release.errors import BtpReleaseError
+from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.github import GitHubClient
 from btp_release.oci import Credentials, RegistryClient
 from btp_release.pipeline import stages as _stages
@@ -32,6 +32,7 @@ from btp_release.pipeline.replace import replace as _replace
 from btp_release.pipeline.runner import E2ERequest, E2EResult, E2ERunner, load_runner
 from btp_release.pipeline.snapshot import snapshot as _snapshot
 from btp_release.pipeline.stages import STAGES
+from btp_release.secret import credential
 from btp_release.version import Version
 
 __all__ = [
@@ -73,7 +74,19 @@ def registry_credentials(environ: Mapping[str, str]) -> Credentials | None:
     """``BTP_RELEASE_REGISTRY_USERNAME``/``_PASSWORD`` when set; else the Docker config decides."""
     user = environ.get("BTP_RELEASE_REGISTRY_USERNAME")
     password = environ.get("BTP_RELEASE_REGISTRY_PASSWORD")
-    return Credentials.basic(user, password) if user and password else None
+    if password:  # checked (and registered for redaction) even when the user name is missing
+        secret = credential(password, source="environment BTP_RELEASE_REGISTRY_PASSWORD", kind="password")
+    if not user and not password:
+        return None
+    if not user or not password:
+        given, missing = ("PASSWORD", "USERNAME") if password else ("USERNAME", "PASSWORD")
+        raise InvalidInput(
+            f"BTP_RELEASE_REGISTRY_{given} is set but BTP_RELEASE_REGISTRY_{missing} is not",
+            hint="set both, or neither (the Docker config then decides)",
+        )
+    if user != user.strip() or not user.isprintable():
+        raise InvalidInput("BTP_RELEASE_REGISTRY_USERNAME has surrounding whitespace or a control character")
+    return Credentials.basic(user, secret)
 
 
 class ReleasePipeline:

@@ -9,7 +9,6 @@ and ``publish`` always looks again before it decides.
 from __future__ import annotations
 
 import datetime
-import logging
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from btp_release.module.manifest import set_manager_image
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, ArtifactRecord, Provenance, sha256_bytes
 from btp_release.pipeline.runner import E2ERunner
+from btp_release.redaction import get_logger
 from btp_release.version import Version
 from btp_release.wait import Poll, WaitPolicy
 
@@ -40,7 +40,7 @@ __all__ = [
     "StageStatus",
 ]
 
-log = logging.getLogger("btp_release.pipeline")
+log = get_logger("btp_release.pipeline")
 T = TypeVar("T")
 StageStatus = Literal["changed", "unchanged", "planned", "skipped"]
 _SHA = re.compile(r"^[0-9a-f]{40}$")

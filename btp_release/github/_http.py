@@ -25,6 +25,7 @@ from btp_release.github.protocol import (
     error_for_response,
     next_link,
 )
+from btp_release.neterrors import Cause, lasting_error, request_origin
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret, credential
 from btp_release.wait import Clock, Sleeper
@@ -173,6 +174,26 @@ class GitHubSession:
             raise Transient(
                 f"GitHub {operation} for {subject} timed out ({type(exc).__name__})",
                 hint="the call may have taken effect; it is checked before being repeated",
+            ) from exc
+        except httpx.ConnectError as exc:
+            # Not retried: an untrusted certificate, plain HTTP on the HTTPS port, an unknown host name.
+            lasting = lasting_error(
+                exc,
+                what=f"GitHub {operation} for {subject}",
+                where=request_origin(exc) or self.urls.api,
+                hints={
+                    Cause.UNTRUSTED_CERTIFICATE: "add the server's CA certificate to SSL_CERT_FILE (or the "
+                    "system store); never disable verification",
+                    Cause.PLAIN_HTTP: "check the scheme and port of the GitHub API URL (github-api-url): "
+                    "this server does not speak HTTPS there",
+                    Cause.UNKNOWN_HOST: "check the host name of the GitHub API URL (github-api-url)",
+                },
+            )
+            if lasting is not None:
+                raise lasting from exc
+            raise Transient(
+                f"GitHub {operation} for {subject}: network error ({type(exc).__name__}: {exc})",
+                hint="check connectivity to GitHub; the call is retried",
             ) from exc
         except httpx.TransportError as exc:
             raise Transient(

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from btp_release.errors import Transient, UntrustedCertificate
+from btp_release.errors import Transient
+from btp_release.neterrors import Cause, lasting_error
 from btp_release.oci.auth import RegistryAuth
 from btp_release.oci.credentials import Credentials, DockerConfig, credentials_hint
 from btp_release.oci.protocol import base_url, check_url_allowed, error_for_response
@@ -70,18 +71,6 @@ class _DeferredTrustContext(ssl.SSLContext):
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         self._trust()
         return super().wrap_bio(*args, **kwargs)
-
-
-def _certificate_problem(exc: BaseException) -> bool:
-    """Whether a connect error comes from TLS certificate verification (anywhere in its chain)."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # bounded walk down __cause__/__context__
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class RegistrySession:
@@ -153,13 +142,23 @@ class RegistrySession:
                 hint="the registry is slow or overloaded; the call is retried",
             ) from exc
         except httpx.ConnectError as exc:
-            if _certificate_problem(exc):
-                raise UntrustedCertificate(
-                    f"registry {operation} for {subject}: the TLS certificate of {self._where(exc)} is not "
-                    f"trusted ({exc})",
-                    hint="add the registry's CA certificate to SSL_CERT_FILE (or the system store); "
-                    "never disable verification for a registry you do not control",
-                ) from exc
+            # Not retried: an untrusted certificate, plain HTTP on the HTTPS port, an unknown host name.
+            lasting = lasting_error(
+                exc,
+                what=f"registry {operation} for {subject}",
+                where=self._where(exc),
+                hints={
+                    Cause.UNTRUSTED_CERTIFICATE: "add the registry's CA certificate to SSL_CERT_FILE (or the "
+                    "system store); never disable verification for a registry you do not control",
+                    Cause.PLAIN_HTTP: f"if {self.host} is meant to be reached over plain HTTP, add it to the "
+                    "insecure-registries setting (config key insecure-registries, environment "
+                    "BTP_RELEASE_INSECURE_REGISTRIES, flag --insecure-registries); otherwise check the port",
+                    Cause.UNKNOWN_HOST: "check the registry host name in the configuration (module-registry, "
+                    "image-repo) or the image reference",
+                },
+            )
+            if lasting is not None:
+                raise lasting from exc
             raise Transient(
                 f"registry {operation} for {subject}: the registry is unreachable at {self._where(exc)} "
                 f"({exc})",

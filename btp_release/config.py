@@ -101,6 +101,7 @@ _HELP = {
     "manifest": "rendered Kubernetes manifest of the module",
     "default_cr": "default CR of the module (empty: none)",
     "security_config": "security scanners config of the module (empty: none)",
+    "default_cr_crd_external": "the default CR's CRD is installed by something else than the manifest",
     "template_api_version": "ModuleTemplate API version: v1beta1 (default), v1beta2 (default for modulectl)",
     "template_shape": "ModuleTemplate shape: legacy-2023 or modulectl",
     "image_mismatch": "when the manifest names another image than the one built: warn or error",
@@ -152,6 +153,7 @@ class ReleaseConfig:
     security_config: Path | None = attrs.field(
         default=Path("sec-scanners-config.yaml"), converter=attrs.converters.optional(Path)
     )
+    default_cr_crd_external: bool = False
     template_shape: Literal["legacy-2023", "modulectl"] = "legacy-2023"
     # modulectl templates exist only as v1beta2; the 2023 shape defaults to v1beta1 (it has spec.target)
     template_api_version: Literal["v1beta1", "v1beta2"] = attrs.field(

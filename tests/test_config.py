@@ -71,6 +71,7 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "manifest": Path("manifests/btp-manager.yaml"),
         "default_cr": Path("examples/btp-operator.yaml"),
         "security_config": Path("sec-scanners-config.yaml"),
+        "default_cr_crd_external": False,
         "template_api_version": "v1beta1",
         "template_shape": "legacy-2023",
         "image_mismatch": "warn",

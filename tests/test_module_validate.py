@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
@@ -190,10 +191,31 @@ def test_default_cr_must_be_one_object() -> None:
         validate_inputs(make_spec(), make_inputs(default_cr=two))
 
 
-def test_default_cr_without_crd_in_the_manifest_is_not_validated(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_default_cr_whose_kind_has_no_crd_in_the_manifest_is_refused() -> None:
+    """A typo in the kind (BtpOperatr) ships a default CR that can never be applied."""
+    cr = b"apiVersion: operator.kyma-project.io/v1alpha1\nkind: BtpOperatr\nmetadata: {name: btpoperator}\n"
+    with pytest.raises(ValidationFailed) as caught:
+        validate_inputs(make_spec(), make_inputs(default_cr=cr))
+    (problem,) = caught.value.problems
+    assert "kind BtpOperatr (operator.kyma-project.io/v1alpha1) has no CustomResourceDefinition" in str(
+        problem
+    )
+    crds = [
+        f"{d.body['spec']['names']['kind']} ({d.body['spec']['group']})"
+        for d in parse_documents(MANIFEST, file="m")[0]
+        if d.kind == "CustomResourceDefinition"
+    ]
+    assert crds and all(crd in str(problem) for crd in crds)  # it names the CRDs that are there
+    assert "default-cr-crd-external" in str(problem)
+
+
+def test_a_default_cr_whose_crd_is_installed_elsewhere_is_accepted_when_the_config_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     cr = b"apiVersion: example.io/v1\nkind: Widget\nmetadata: {name: w}\nspec: {anything: 1}\n"
+    spec = attrs.evolve(make_spec(), default_cr_crd_external=True)
     with caplog.at_level(logging.INFO, logger="btp_release.module.validate"):
-        checked = validate_inputs(make_spec(), make_inputs(default_cr=cr))
+        checked = validate_inputs(spec, make_inputs(default_cr=cr))
     assert checked.default_cr is not None
     assert "not validated" in caplog.text
 

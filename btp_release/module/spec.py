@@ -172,6 +172,8 @@ class ModuleSpec:
     mandatory: bool = False
     # Some Kyma CLI versions put the default CR only into the template's spec.data, not into a layer.
     default_cr_layer: bool = True
+    # The default CR's CRD is installed by something else than the manifest: its kind is not checked.
+    default_cr_crd_external: bool = False
 
     def __attrs_post_init__(self) -> None:
         if (self.manifest_path is None) == (self.chart_path is None):

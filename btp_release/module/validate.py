@@ -330,6 +330,24 @@ def parse_default_cr(data: bytes, *, file: str) -> tuple[Mapping[str, Any] | Non
     return (documents[0].body if documents else None), problems
 
 
+def _no_crd_problem(
+    default_cr: Mapping[str, Any], documents: Sequence[Document], inputs: ModuleInputs
+) -> Problem:
+    """A default CR whose kind no CRD of the manifest defines could never be applied with the module."""
+    present = [
+        f"{(d.body.get('spec') or {}).get('names', {}).get('kind')} "
+        f"({(d.body.get('spec') or {}).get('group')})"
+        for d in documents
+        if d.kind == "CustomResourceDefinition"
+    ]
+    return Problem(
+        inputs.default_cr_name,
+        f"kind {default_cr['kind']} ({default_cr['apiVersion']}) has no CustomResourceDefinition in "
+        f"{inputs.manifest_name}; CRDs there: {', '.join(present) or 'none'} (if the CRD is installed by "
+        "something else, set default-cr-crd-external: true)",
+    )
+
+
 def validate_inputs(
     spec: ModuleSpec, inputs: ModuleInputs, *, image_mismatch: ImageMismatch = "warn"
 ) -> CheckedInputs:
@@ -347,12 +365,14 @@ def validate_inputs(
             crd = find_crd(documents, str(default_cr["apiVersion"]), str(default_cr["kind"]))
             if crd is not None:
                 problems += validate_object(default_cr, crd, file=inputs.default_cr_name, document=0)
-            else:
-                log.info(
+            elif spec.default_cr_crd_external or inputs.manifest is None:
+                log.info(  # a Helm chart's CRDs are not parsed; an external CRD is the config's word
                     "default CR %s (%s) not validated: its CRD is not in the manifest",
                     inputs.default_cr_name,
                     default_cr["kind"],
                 )
+            else:
+                problems.append(_no_crd_problem(default_cr, documents, inputs))
     if inputs.security is not None and inputs.manifest is not None:
         problems += check_images(
             documents,

@@ -282,6 +282,7 @@ class ReleaseContext:
             channel=c.channel,
             shape=c.template_shape,
             template_api_version=c.template_api_version,
+            default_cr_crd_external=c.default_cr_crd_external,
         )
 
     def image_build(self, commit: str) -> ImageBuild:

@@ -297,7 +297,9 @@ def _without_masks(texts: list[str], in_actions: bool) -> list[str]:
     """The texts less their ``::add-mask::`` lines, the one command that must carry the secret."""
     if not in_actions:
         return texts
-    kept = ("".join(line for line in t.splitlines(True) if not line.startswith("::add-mask::")) for t in texts)
+    kept = (
+        "".join(line for line in t.splitlines(True) if not line.startswith("::add-mask::")) for t in texts
+    )
     return list(kept)
 
 
@@ -314,3 +316,23 @@ def test_an_unexpected_error_is_reported_with_a_redacted_traceback(
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error" in err
     assert CANARY not in err and redact(CANARY) in err
+
+
+def test_a_request_httpx_refuses_to_send_is_an_input_error_not_retried() -> None:
+    """httpx's LocalProtocolError (here: a header with a line break) quotes the header; retrying it
+    cannot help, so it is an InvalidInput at once, redacted like any other message."""
+    slept: list[float] = []
+    with (
+        GitHubSimulator() as sim,
+        GitHubClient(
+            REPO,
+            token=sim.token,
+            api_url=sim.api_url,
+            user_agent="btp\r\nX-Injected: 1",
+            sleeper=slept.append,
+            environ={},
+        ) as client,
+        pytest.raises(InvalidInput, match="the request is invalid"),
+    ):
+        client.get_repository()
+    assert slept == []

@@ -8,7 +8,6 @@ with conditional requests (``If-None-Match`` → 304, which costs no rate limit)
 from __future__ import annotations
 
 import collections
-import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,12 +25,13 @@ from btp_release.github.protocol import (
     next_link,
 )
 from btp_release.neterrors import Cause, lasting_error, request_origin
+from btp_release.redaction import get_logger
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret, credential
 from btp_release.wait import Clock, Sleeper
 
 T = TypeVar("T")
-log = logging.getLogger("btp_release.github")
+log = get_logger("btp_release.github")
 
 USER_AGENT = "btp-release (+https://github.com/kyma-project)"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -195,6 +195,8 @@ class GitHubSession:
                 f"GitHub {operation} for {subject}: network error ({type(exc).__name__}: {exc})",
                 hint="check connectivity to GitHub; the call is retried",
             ) from exc
+        except httpx.LocalProtocolError as exc:  # our request is malformed: sending it again cannot help
+            raise InvalidInput(f"GitHub {operation} for {subject}: the request is invalid ({exc})") from exc
         except httpx.TransportError as exc:
             raise Transient(
                 f"GitHub {operation} for {subject}: network error ({type(exc).__name__}: {exc})",

@@ -8,7 +8,6 @@ calls with the one :class:`~btp_release.retry.RetryPolicy`.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import ssl
 import threading
@@ -19,18 +18,19 @@ from typing import Any, TypeVar
 
 import httpx
 
-from btp_release.errors import Transient
+from btp_release.errors import InvalidInput, Transient
 from btp_release.neterrors import Cause, lasting_error
 from btp_release.oci.auth import RegistryAuth
 from btp_release.oci.credentials import Credentials, DockerConfig, credentials_hint
 from btp_release.oci.protocol import base_url, check_url_allowed, error_for_response
+from btp_release.redaction import get_logger
 from btp_release.retry import RetryPolicy
 from btp_release.wait import Clock, Sleeper
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "RegistrySession"]
 
 T = TypeVar("T")
-log = logging.getLogger("btp_release.oci")
+log = get_logger("btp_release.oci")
 
 USER_AGENT = "btp-release (+https://github.com/kyma-project)"
 # Per network operation (connect, each read, each write), not for a whole blob transfer.
@@ -164,6 +164,8 @@ class RegistrySession:
                 f"({exc})",
                 hint="check that the registry runs and that host and port are right; the call is retried",
             ) from exc
+        except httpx.LocalProtocolError as exc:  # our request is malformed: sending it again cannot help
+            raise InvalidInput(f"registry {operation} for {subject}: the request is invalid ({exc})") from exc
         except httpx.TransportError as exc:
             raise Transient(
                 f"registry {operation} for {subject}: network error at {self._where(exc)} "

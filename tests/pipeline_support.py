@@ -57,11 +57,14 @@ class Rig:
             environ={},
         )
 
-    def images(self) -> Callable[[], ImageBuilder] | None:
+    def images(self, docker: Callable[[Any], Any] | None = None) -> Callable[[], ImageBuilder] | None:
+        """The pipeline's images factory: an ``ImageBuilder`` on the private daemon, whose
+        ``docker.DockerClient`` goes through ``docker`` first when given (to observe or cut its streams)."""
         daemon = self.daemon
         if daemon is None:
             return None
-        return lambda: ImageBuilder(daemon.client(), docker_host=daemon.host)
+        wrap = docker or (lambda client: client)
+        return lambda: ImageBuilder(wrap(daemon.client()), docker_host=daemon.host)
 
     def pipeline(
         self,
@@ -75,6 +78,7 @@ class Rig:
         ref: str = "main",
         github_transport: Any = None,
         registry_transport: Any = None,
+        docker: Callable[[Any], Any] | None = None,
         **config: Any,
     ) -> ReleasePipeline:
         host = registry_host or self.registry.host
@@ -98,7 +102,7 @@ class Rig:
             version,
             github=github,
             registries={host: client},
-            images=self.images(),
+            images=self.images(docker),
             e2e_runner=runner,
             ref=ref,
             overwrite=overwrite,

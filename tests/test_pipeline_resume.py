@@ -258,11 +258,14 @@ def interrupt(rig: Rig, point: Point) -> ScriptedRunner:
     return rig.runners[-1]
 
 
-def resume(rig: Rig, workdir: Path) -> tuple[list[StageResult], Provenance | None, ScriptedRunner]:
-    """A whole run by a new pipeline, as another job on another machine (nothing local survives)."""
+def resume(
+    rig: Rig, workdir: Path, docker: Any = None
+) -> tuple[list[StageResult], Provenance | None, ScriptedRunner]:
+    """A whole run by a new pipeline, as another job on another machine (nothing local survives);
+    ``docker`` wraps its Docker client (see ``Rig.images``)."""
     rig.workdir = workdir
     rig.sim.clear_requests()
-    with rig.pipeline() as resumed:
+    with rig.pipeline(docker=docker) as resumed:
         results = resumed.run()
         provenance = resumed.provenance()
     assert [r.stage for r in results] == ["validate", "draft", "build", "upload", "await", "e2e", "publish"]

@@ -9,6 +9,7 @@ E2E ``test-module`` (the scenarios on the cluster of a kubeconfig), ``k3s-versio
 Exit codes: 0 success; 1 other btp_release error; 2 invalid input or configuration; 3 not found;
 4 conflict or already exists; 5 authentication/permission; 6 transient (network, 5xx); 7 rate
 limited; 8 timeout; 9 a required check or E2E failed; 10 image build failed; 11 digest mismatch;
+12 the preflight found several problems (each listed);
 130 interrupted.
 """
 

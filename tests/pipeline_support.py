@@ -15,7 +15,7 @@ from btp_release.oci import RegistryClient
 from btp_release.pipeline import Event, ReleaseContext, ReleasePipeline
 from btp_release.retry import RetryPolicy
 from btp_release.testing import FakeClock, GitHubSimulator, LocalRegistry
-from btp_release.testing.release import ScriptedRunner, example_config
+from btp_release.testing.release import ScriptedRunner, commit_checkout, example_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 VERSION = "1.2.0"
@@ -44,6 +44,17 @@ class Rig:
         self.clock = FakeClock()
         self.events: list[Event] = []
         self.runners: list[ScriptedRunner] = []
+        # The module files are a clean checkout whose commit is the head of main on "GitHub", as in a
+        # workflow that checked out the commit it releases.
+        self.commit = sim.add_commit("module files", sha=commit_checkout(module_dir))
+
+    def new_commit(self, message: str) -> str:
+        """A change committed in the module's checkout and pushed to main (what a merged PR is)."""
+        notes = self.module_dir / "CHANGES.md"
+        with notes.open("a", encoding="utf-8") as handle:
+            handle.write(f"- {message}\n")
+        self.commit = self.sim.add_commit(message, sha=commit_checkout(self.module_dir, message))
+        return self.commit
 
     def github(self, token: str | None = None, transport: Any = None) -> GitHubClient:
         return GitHubClient(

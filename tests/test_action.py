@@ -17,7 +17,7 @@ import yaml
 from btp_release.cli import OUTPUTS
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.registry import registry_binary
-from btp_release.testing.release import prepare_example_module
+from btp_release.testing.release import commit_checkout, prepare_example_module
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = ROOT / "action" / "action.yml"
@@ -114,6 +114,7 @@ def test_validate_through_the_action_masks_the_token_and_reports(tmp_path: Path,
                 }
             )
         )
+        sim.add_commit("module files", sha=commit_checkout(module))  # the checkout the workflow made
         code, log, outputs = run_main_step(
             {"command": "validate", "version": "1.2.0", "module-dir": str(module), "token": sim.token},
             tmp_path,

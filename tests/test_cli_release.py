@@ -31,7 +31,7 @@ from btp_release.github import GitHubClient
 from btp_release.retry import RetryPolicy
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.registry import registry_binary
-from btp_release.testing.release import prepare_example_module
+from btp_release.testing.release import commit_checkout, prepare_example_module
 
 from .pipeline_support import EXAMPLE, VERSION
 
@@ -175,6 +175,7 @@ def make_cli(
             cli.registries.append(registry)
             cli.configure(github_api_url=sim.api_url, poll_interval=0.05, e2e_runner=PASSING)
             cli.point_registries_at(registry.host)
+            sim.add_commit("module files", sha=commit_checkout(module_dir))  # a clean checkout of main
             return cli
 
         yield make
@@ -893,12 +894,25 @@ def test_there_are_at_least_25_distinct_bad_inputs() -> None:
     assert len({case.code for case in CASES}) >= 6
 
 
-def test_validate_without_a_token_refuses(cli: Cli) -> None:
+def test_validate_without_a_token_checks_the_files_and_skips_github(docker_cli: Cli) -> None:
+    cli = docker_cli  # a daemon builds the image, so nothing but the token is missing
     outcome = cli("validate", environ=cli.environ(GITHUB_TOKEN=None))
 
-    assert outcome.code == 5, outcome.text
-    assert "GITHUB_TOKEN" in outcome.err
+    assert outcome.code == 0, outcome.text
+    assert "module files valid" in outcome.text
+    assert "GitHub checks skipped: no token (set GITHUB_TOKEN" in outcome.text
     assert "token can write" not in outcome.text
+    assert not [r for r in cli.sim.requests if r.path.startswith("/repos")]
+
+
+def test_validate_without_a_token_still_lists_what_is_wrong_with_the_files(cli: Cli) -> None:
+    """Offline checks come first and need no token: a broken file is reported, not a missing token."""
+    manifest_without_kind(cli)
+    outcome = cli("validate", environ=cli.environ(GITHUB_TOKEN=None))
+
+    assert outcome.code == 2, outcome.text
+    assert "btp-manager.yaml" in outcome.err and "kind" in outcome.err
+    assert "GitHub checks skipped" in outcome.text
 
 
 def test_a_tag_at_another_commit_is_named_as_the_tag(make_cli: Callable[..., Cli]) -> None:

@@ -26,7 +26,14 @@ from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.github import GitHubClient
 from btp_release.oci import Credentials, RegistryClient
 from btp_release.pipeline import stages as _stages
-from btp_release.pipeline.context import EarlierStageMissing, Event, ReleaseContext, RemoteState, StageResult
+from btp_release.pipeline.context import (
+    EarlierStageMissing,
+    Event,
+    PreflightFailed,
+    ReleaseContext,
+    RemoteState,
+    StageResult,
+)
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
 from btp_release.pipeline.replace import replace as _replace
 from btp_release.pipeline.runner import E2ERequest, E2EResult, E2ERunner, load_runner
@@ -43,6 +50,7 @@ __all__ = [
     "E2EResult",
     "E2ERunner",
     "Event",
+    "PreflightFailed",
     "Provenance",
     "ReleaseContext",
     "ReleasePipeline",
@@ -110,10 +118,13 @@ class ReleasePipeline:
         e2e_runner: E2ERunner | None = None,
         reporter: Callable[[Event], None] | None = None,
         workdir: Path | None = None,
+        verify_source: bool = True,
     ) -> ReleasePipeline:
         """Clients from the config and the environment: the GitHub token from ``GITHUB_TOKEN`` /
         ``GH_TOKEN``, registry credentials from ``BTP_RELEASE_REGISTRY_*`` or the Docker config,
-        the daemon from ``DOCKER_HOST``. ``ref`` defaults to ``GITHUB_SHA``, else ``main``."""
+        the daemon from ``DOCKER_HOST``. ``ref`` defaults to ``GITHUB_SHA``, else ``main``.
+        ``verify_source`` off lets the module files differ from the released commit (only for
+        rehearsals: a real release publishes what its commit holds)."""
         env = dict(os.environ if environ is None else environ)
         resources = contextlib.ExitStack()
         try:
@@ -149,6 +160,7 @@ class ReleasePipeline:
                 reporter=reporter,
                 workdir=workdir,
                 tool_versions=tool_versions(),
+                verify_source=verify_source,
             )
             resources.enter_context(ctx)
         except BaseException:
@@ -167,13 +179,14 @@ class ReleasePipeline:
 
     # -- stages ----------------------------------------------------------------------------------
 
-    def stage(self, name: str, *, dry_run: bool = False) -> StageResult:
-        """Run one stage by name (``validate`` … ``publish``)."""
+    def stage(self, name: str, *, dry_run: bool = False, **options: bool) -> StageResult:
+        """Run one stage by name (``validate`` … ``publish``); ``options`` go to its function
+        (validate: ``require_github``)."""
         function = _FUNCTIONS.get(name)
         if function is None:
             raise BtpReleaseError(f"unknown stage {name!r}", hint=f"one of {', '.join(STAGES)}")
         self.ctx.emit("stage", name, "plan" if dry_run else "start")
-        result = function(self.ctx, dry_run=dry_run)
+        result = function(self.ctx, dry_run=dry_run, **options)
         self.ctx.emit("stage", name, result.status)
         return result
 
@@ -202,10 +215,13 @@ class ReleasePipeline:
         self, stages: Iterable[str] = STAGES, *, on_result: Callable[[StageResult], None] | None = None
     ) -> list[StageResult]:
         """Run the stages in order; the first error stops the run (and propagates). Re-running
-        after the cause is fixed continues where it stopped, doing nothing twice."""
+        after the cause is fixed continues where it stopped, doing nothing twice. The first stage,
+        validate, is the whole preflight: when it finds a problem (or could not check GitHub),
+        nothing has been changed."""
         results = []
         for name in stages:
-            result = self.stage(name)
+            # The run's preflight must be complete: without a token it is a problem, not a skip.
+            result = self.stage(name, require_github=True) if name == "validate" else self.stage(name)
             results.append(result)
             if on_result is not None:
                 on_result(result)

@@ -17,8 +17,9 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from btp_release.config import ReleaseConfig
-from btp_release.errors import Conflict, InvalidInput, NotFound
+from btp_release.config import CONFIG_FILE, ReleaseConfig
+from btp_release.errors import BtpReleaseError, Conflict, InvalidInput, NotFound
+from btp_release.git import WorkTree, inspect_worktree
 from btp_release.github import GitHubClient, GitRef, Release
 from btp_release.images import ImageBuild, ImageBuilder
 from btp_release.module import ModuleArtifact, ModuleInputs, ModuleSpec, build_module
@@ -33,6 +34,7 @@ from btp_release.wait import Poll, WaitPolicy
 __all__ = [
     "EarlierStageMissing",
     "Event",
+    "PreflightFailed",
     "ReleaseContext",
     "RemoteState",
     "StageLog",
@@ -51,6 +53,21 @@ class EarlierStageMissing(NotFound):
 
     A plan lists such a stage as waiting; a run names the stage to run first.
     """
+
+
+class PreflightFailed(BtpReleaseError):
+    """The preflight found several problems before changing anything; ``problems`` holds each typed
+    error and the message lists them all. (A single problem is raised as itself, with its own code.)"""
+
+    exit_code = 12
+
+    def __init__(self, problems: list[BtpReleaseError]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"the preflight found {len(self.problems)} problems; nothing was changed:\n{lines}",
+            hint="fix them all and run again",
+        )
 
 
 @attrs.frozen
@@ -144,7 +161,9 @@ class ReleaseContext:
     ``reporter`` receives :class:`Event` values; ``now`` (timezone-aware) stamps E2E verdicts.
     ``ref`` is what to release (branch, tag or SHA) when no draft exists yet; a draft's own commit
     always wins, so a re-run after ``main`` moved finishes the release it started. ``overwrite``
-    allows replacing unpublished registry tags that hold different content.
+    allows replacing unpublished registry tags that hold different content. ``verify_source``
+    (default on) requires the module files to be those of the released commit: a clean git checkout
+    of it (see :meth:`source_problems`).
     """
 
     def __init__(
@@ -162,6 +181,7 @@ class ReleaseContext:
         workdir: Path | None = None,
         tool_versions: dict[str, str] | None = None,
         now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+        verify_source: bool = True,
     ) -> None:
         self.config = config
         self.version = version if isinstance(version, Version) else Version.parse(version)
@@ -181,6 +201,8 @@ class ReleaseContext:
         self._commit: str | None = None
         self._artifact: ModuleArtifact | None = None
         self._artifact_commit: str | None = None
+        self.verify_source = verify_source
+        self._worktree: WorkTree | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -350,10 +372,11 @@ class ReleaseContext:
     # -- remote state --------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Forget the observed state and the commit derived from it (a replace may have removed the
-        draft and tag that pinned it); both are looked up again when next needed."""
+        """Forget the observed state, the commit derived from it (a replace may have removed the
+        draft and tag that pinned it) and the checkout's state; all are looked up again when needed."""
         self._state = None
         self._commit = None
+        self._worktree = None
 
     def observe(self) -> RemoteState:
         """The release, tag and provenance in GitHub (cached until :meth:`refresh` or an update)."""
@@ -427,7 +450,13 @@ class ReleaseContext:
                 )
             self._commit = pinned
             return pinned
-        resolved = self.ref if _SHA.match(self.ref) else self.github.resolve_commit(self.ref)
+        try:  # a SHA is looked up too: an unknown one must not reach the draft
+            resolved = self.github.resolve_commit(self.ref)
+        except (NotFound, InvalidInput) as exc:
+            raise NotFound(
+                f"ref {self.ref!r} is not a commit, branch or tag of {self.config.github_repo}",
+                hint="check --ref (or GITHUB_SHA): the commit must be pushed to GitHub",
+            ) from exc
         if state.tag is not None and state.tag.object_type == "commit" and state.tag.sha != resolved:
             raise Conflict(
                 f"tag {self.tag} already exists at commit {state.tag.sha} (no release yet), "
@@ -437,6 +466,40 @@ class ReleaseContext:
             )
         self._commit = resolved
         return resolved
+
+    # -- the files on disk ------------------------------------------------------------------------
+
+    def source_paths(self) -> list[Path]:
+        """The files and directories a release reads: module files, and the build context when the
+        image is built here."""
+        c = self.config
+        paths = [c.path(p) for p in (c.manifest, c.default_cr, c.security_config) if p is not None]
+        if self.has_image_builder:
+            paths.append(c.path(c.build_context))
+        return paths
+
+    def worktree(self) -> WorkTree:
+        """The git state of the module directory for :meth:`source_paths` (looked up once)."""
+        if self._worktree is None:
+            # The config file may sit in the build context; settings are not module files (the
+            # environment and flags override them anyway), so editing it does not make files dirty.
+            ignore = [self.config.module_dir / name for name in (CONFIG_FILE, "pyproject.toml")]
+            self._worktree = inspect_worktree(self.config.module_dir, self.source_paths(), ignore=ignore)
+        return self._worktree
+
+    def source_problems(self, commit: str | None) -> list[str]:
+        """Why the files on disk are not those of ``commit`` (``None``: only a clean checkout is
+        asked); empty when they are or ``verify_source`` is off."""
+        return self.worktree().problems(commit) if self.verify_source else []
+
+    def require_source(self, commit: str) -> None:
+        """Refuse to build from files that are not those of ``commit`` (publish what the commit says)."""
+        if problems := self.source_problems(commit):
+            raise InvalidInput(
+                "the release records commit " + commit + ", but " + "; ".join(problems),
+                hint=f"run it in a clean checkout of that commit (git checkout {commit[:12]}, with the "
+                "changes committed and pushed first)",
+            )
 
     def assets_to_render(self) -> tuple[str, ...]:
         spec = self.module_spec("0" * 40)

@@ -9,11 +9,15 @@ and in the registries (tags and digests), never in the process that ran the stag
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 
 from btp_release.errors import (
     AlreadyExists,
+    AuthenticationFailed,
+    BtpReleaseError,
     CheckFailed,
     Conflict,
     DigestMismatch,
@@ -24,10 +28,11 @@ from btp_release.github import Release, ReleaseAsset
 from btp_release.github.assets import TEMP_SUFFIX
 from btp_release.module import push_module, read_module, template_files, to_yaml
 from btp_release.module.template import BuiltModule
-from btp_release.oci import Reference
-from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
+from btp_release.oci import Descriptor, Reference
+from btp_release.pipeline.context import PreflightFailed, ReleaseContext, StageLog, StageResult
 from btp_release.pipeline.provenance import (
     PROVENANCE_ASSET,
+    ArtifactRecord,
     E2ERecord,
     Provenance,
     sha256_bytes,
@@ -47,6 +52,7 @@ __all__ = [
     "validate",
 ]
 
+T = TypeVar("T")
 STAGES = ("validate", "draft", "build", "upload", "await", "e2e", "publish")
 REVISION_LABEL = "org.opencontainers.image.revision"
 
@@ -68,25 +74,132 @@ def render_assets(ctx: ReleaseContext, module: BuiltModule, commit: str) -> dict
 # -- validate -------------------------------------------------------------------------------------
 
 
-def validate(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
-    """Preflight: inputs valid, token and registries writable, the version free (or ours to finish).
+PLACEHOLDER_COMMIT = "0" * 40  # the module files are checked before the commit is known
 
-    Changes nothing, so a plan runs it as is. Problems that would stop a later stage stop here,
-    with every problem of the module's files listed at once.
+
+class _Preflight:
+    """Collects the problems of a preflight instead of stopping at the first, so a user learns
+    everything that stands in the way in one run."""
+
+    def __init__(self, run: StageLog) -> None:
+        self.run = run
+        self.problems: list[BtpReleaseError] = []
+
+    def value(self, what: str, fn: Callable[[], T]) -> T | None:
+        """``fn()``, or ``None`` after recording its error as a problem."""
+        try:
+            return fn()
+        except BtpReleaseError as exc:
+            self.fail(exc, what)
+            return None
+
+    def passes(self, what: str, fn: Callable[[], object]) -> bool:
+        """Whether ``fn()`` raised nothing (its error is recorded as a problem)."""
+        return self.value(what, lambda: (fn(),)) is not None
+
+    def fail(self, error: BtpReleaseError, what: str = "") -> None:
+        self.problems.append(error)
+        self.run.note(f"problem: {what + ': ' if what else ''}{error.message}")
+
+    def raise_problems(self) -> None:
+        if len(self.problems) == 1:
+            raise self.problems[0]
+        if self.problems:
+            raise PreflightFailed(self.problems)
+
+
+def validate(ctx: ReleaseContext, *, dry_run: bool = False, require_github: bool = False) -> StageResult:
+    """The preflight: everything the later stages can know before changing anything, every problem
+    listed at once. Changes nothing, so a plan runs it as is.
+
+    First the checks that need no network (module files and their CRDs, the Dockerfile, the E2E
+    runner, the git checkout), then GitHub (token, release state, the ref, the files against the
+    released commit) and the registries (reachable, writable, the image present or buildable). Without
+    a GitHub token the GitHub part is reported as skipped (``outputs["preflight"] == "partial"``),
+    not as a failure of the files — unless ``require_github`` (as ``run`` asks), when it is a problem.
     """
     run = StageLog(ctx, "validate", dry_run=False)
+    check = _Preflight(run)
     config = ctx.config
+    # -- offline --------------------------------------------------------------------------------
+    built = check.value("module files", lambda: ctx.build_artifact(PLACEHOLDER_COMMIT))
+    if built is not None:
+        run.note(f"module files valid ({', '.join(ctx.assets_to_render())})")
+    dockerfile = config.path(config.build_context) / config.dockerfile
+    if ctx.has_image_builder and not dockerfile.is_file():
+        check.fail(
+            InvalidInput(f"Dockerfile {dockerfile} does not exist", hint="set dockerfile / build-context")
+        )
+    if ctx.e2e_runner is None and config.e2e_required:
+        check.fail(
+            InvalidInput(
+                "no E2E runner configured, but E2E is required before publishing",
+                hint="set e2e-runner (package.module:factory) or e2e-required: false",
+            )
+        )
+    dirty = ctx.source_problems(None)
+    if dirty:
+        check.fail(
+            InvalidInput(
+                "the module files are not a clean checkout: " + "; ".join(dirty),
+                hint="a release is built from the files of the commit it records: commit and push the "
+                "changes, or run in a clean checkout of the commit to release",
+            )
+        )
+    # -- GitHub -----------------------------------------------------------------------------------
+    commit = None
+    state = None
+    if not ctx.github.authenticated and require_github:
+        check.fail(
+            AuthenticationFailed(
+                f"no GitHub token: the release of {config.github_repo} cannot start",
+                hint="set GITHUB_TOKEN (or GH_TOKEN) to a token that can write releases",
+            )
+        )
+    elif not ctx.github.authenticated:
+        run.warn("GitHub checks skipped: no token (set GITHUB_TOKEN or GH_TOKEN); the files were checked")
+        run.outputs["preflight"] = "partial"
+    elif check.passes("GitHub", lambda: _github_checks(ctx, run)):
+        state = ctx.observe()
+        commit = check.value("release commit", ctx.commit)
+    if commit is not None:
+        run.note(f"releasing commit {commit}")
+        elsewhere = ctx.source_problems(commit)
+        if elsewhere and not dirty:  # a dirty tree was reported above already
+            check.fail(
+                InvalidInput(
+                    "; ".join(elsewhere),
+                    hint=f"run the release in a checkout of that commit (git checkout {commit[:12]})",
+                )
+            )
+        built = check.value("module files", lambda: ctx.build_artifact(commit)) if built else None
+        if built is not None:
+            run.note(f"module digest will be {built[1].digest}")
+    # -- registries -------------------------------------------------------------------------------
+    provenance = state.provenance if state else None
+    module_digest = built[1].digest if built is not None and commit is not None else None
+    _registry_checks(ctx, run, check, module_digest, commit, provenance)
+    needs_daemon = ctx.has_image_builder and (provenance is None or provenance.image.digest is None)
+    if needs_daemon and check.passes("Docker daemon", lambda: ctx.images.ping()):
+        run.note(f"Docker daemon reachable ({ctx.images.docker_host})")
+    check.raise_problems()
+    if commit is not None:
+        run.outputs["commit"] = commit
+    return run.result()
+
+
+def _github_checks(ctx: ReleaseContext, run: StageLog) -> None:
+    """Token, permission and the release's state; raises the first problem (the rest would only repeat it)."""
     repo = ctx.github.require_push_access()
     run.note(f"token can write to {repo.full_name}")
-    immutable = ctx.github.immutable_releases_enabled()
-    if immutable:
+    if ctx.github.immutable_releases_enabled():
         run.note("immutable releases are on: once published, the release and its tag are final")
     state = ctx.observe()
     release = state.release
     if release is not None and not release.draft:
         if state.provenance is None:
             raise AlreadyExists(
-                f"release {ctx.tag} of {config.github_repo} is already published ({release.html_url})",
+                f"release {ctx.tag} of {ctx.config.github_repo} is already published ({release.html_url})",
                 hint="release a new version"
                 + ("" if release.immutable else ", or replace the existing release first"),
             )
@@ -95,45 +208,65 @@ def validate(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         run.note(f"draft {ctx.tag} (id {release.id}) exists: the release will be completed, not restarted")
     elif state.tag is not None:
         run.note(f"tag {ctx.tag} exists at {state.tag.sha[:12]} without a release")
-    commit = ctx.commit()  # raises Conflict if a tag/draft pins another commit than an explicit --ref
-    run.note(f"releasing commit {commit}")
-    _, artifact = ctx.build_artifact(commit)
-    run.note(f"module files valid; module digest will be {artifact.digest}")
-    dockerfile = config.path(config.build_context) / config.dockerfile
-    if not dockerfile.is_file():
-        raise InvalidInput(f"Dockerfile {dockerfile} does not exist", hint="set dockerfile / build-context")
-    provenance = state.provenance
-    module_ref, image_ref = ctx.module_ref, ctx.image_ref
+
+
+def _registry_checks(
+    ctx: ReleaseContext,
+    run: StageLog,
+    check: _Preflight,
+    module_digest: str | None,
+    commit: str | None,
+    provenance: Provenance | None,
+) -> None:
+    """Each registry reachable and writable; what its tags hold; the image there when not built here."""
     records = (provenance.module, provenance.image) if provenance else (None, None)
-    for ref, recorded in zip((module_ref, image_ref), records, strict=True):
-        client = ctx.registry(ref.registry)
-        existing = client.head_manifest(ref)
-        if existing is not None and (recorded is None or recorded.digest != existing.digest):
-            # What this release would push anyway (the deterministic module, an image built from this
-            # commit) is adopted by the build stage, so it is no reason for a warning.
-            ours = (
-                existing.digest == artifact.digest
-                if ref == module_ref
-                else (client.image_labels(ref) or {}).get(REVISION_LABEL) == commit
+    unreachable: set[str] = set()
+    for ref, recorded in zip((ctx.module_ref, ctx.image_ref), records, strict=True):
+        if ref.registry in unreachable:  # its problem is listed once
+            continue
+        ours = module_digest if ref == ctx.module_ref else None
+        if not _check_registry(ctx, run, check, ref, recorded, ours, commit):
+            unreachable.add(ref.registry)
+
+
+def _check_registry(
+    ctx: ReleaseContext,
+    run: StageLog,
+    check: _Preflight,
+    ref: Reference,
+    recorded: ArtifactRecord | None,
+    module_digest: str | None,
+    commit: str | None,
+) -> bool:
+    """One tag of the release in its registry; ``False`` when the registry cannot be used at all."""
+    client = ctx.registry(ref.registry)
+    head: list[Descriptor | None] = []
+    if not check.passes(f"registry {ref.registry}", lambda: head.append(client.head_manifest(ref))):
+        return False
+    found = head[0]
+    if found is not None and (recorded is None or recorded.digest != found.digest):
+        # What this release would push anyway (the deterministic module, an image built from this
+        # commit) is adopted by the build stage, so it is no reason for a warning.
+        if ref == ctx.module_ref:
+            ours = module_digest is not None and found.digest == module_digest
+        else:
+            ours = commit is not None and (client.image_labels(ref) or {}).get(REVISION_LABEL) == commit
+        if ours:
+            run.note(f"{ref} already holds this release's content ({found.digest}); it will be kept")
+        else:
+            run.warn(f"{ref} already exists in the registry ({found.digest}) and is not this release's")
+    built_elsewhere = ref == ctx.image_ref and not ctx.has_image_builder
+    if built_elsewhere and found is None and (recorded is None or recorded.digest is None):
+        check.fail(
+            NotFound(
+                f"image {ref} is not in the registry and no Docker daemon is used to build it",
+                hint="push it from the job that builds it first, or run without --no-docker",
             )
-            if ours:
-                run.note(f"{ref} already holds this release's content ({existing.digest}); it will be kept")
-            else:
-                run.warn(
-                    f"{ref} already exists in the registry ({existing.digest}) and is not this release's"
-                )
-        client.check_push_access(ref.repository)
-        run.note(f"registry {ref.registry} reachable; push to {ref.repository} allowed")
-    if ctx.has_image_builder and (provenance is None or provenance.image.digest is None):
-        ctx.images.ping()
-        run.note(f"Docker daemon reachable ({ctx.images.docker_host})")
-    if ctx.e2e_runner is None and config.e2e_required:
-        raise InvalidInput(
-            "no E2E runner configured, but E2E is required before publishing",
-            hint="set e2e-runner (package.module:factory) or e2e-required: false",
         )
-    run.outputs["commit"] = commit
-    return run.result()
+    if not check.passes(f"registry {ref.registry}", lambda: client.check_push_access(ref.repository)):
+        return False
+    run.note(f"registry {ref.registry} reachable; push to {ref.repository} allowed")
+    return True
 
 
 # -- draft ----------------------------------------------------------------------------------------
@@ -232,6 +365,7 @@ def build(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         return run.result()
     previous = ctx.observe().provenance
     commit = ctx.commit()
+    ctx.require_source(commit)  # the files built are those of the commit recorded
     spec, artifact = ctx.build_artifact(commit)
     module_ref = ctx.module_ref
     store = ctx.registry(module_ref.registry)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from btp_release.config import ReleaseConfig
+from btp_release.git import inspect_worktree
 from btp_release.github import GitHubClient
 from btp_release.oci import Reference, RegistryClient
 from btp_release.testing.github_sim import GitHubSimulator
@@ -168,6 +169,14 @@ def rehearse_release(
             insecure_registries=(),
         )
         say(f"GitHub simulator at {sim.api_url} ({config.github_repo}); registry at {registry.host}")
+        # The simulator's main is the checkout's HEAD, as after a push; files that are not a clean
+        # checkout are rehearsed anyway, with the word that a real run refuses them.
+        read = (config.manifest, config.default_cr, config.security_config, config.build_context)
+        worktree = inspect_worktree(config.module_dir, [config.path(p) for p in read if p is not None])
+        if worktree.head is not None:
+            sim.add_commit("the module's checked-out commit", sha=worktree.head)
+        if problems := worktree.problems(None):
+            say(f"note: a real release would refuse these files: {'; '.join(problems)}")
         environ = {"GITHUB_TOKEN": sim.token, **({"DOCKER_HOST": docker_host} if docker_host else {})}
         if docker_host is None:
             with RegistryClient(registry.host) as client:
@@ -186,6 +195,7 @@ def rehearse_release(
                 docker=docker_host is not None,
                 e2e_runner=ScriptedRunner(),
                 workdir=Path(scratch) / run,
+                verify_source=not problems,
             ) as pipeline:
                 results = pipeline.run(on_result=report)
         release = next(r for r in sim.releases() if r.tag_name == version)

@@ -9,7 +9,9 @@ model a cluster; the real scenarios (issue "E2E tests of a module on throwaway k
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from btp_release.pipeline.runner import E2ERequest, E2EResult
 
 __all__ = [
     "ScriptedRunner",
+    "commit_checkout",
     "example_config",
     "failing_runner",
     "passing_runner",
@@ -96,6 +99,37 @@ def prepare_example_module(example: Path, dest: Path) -> Path:
     if BUSYBOX.is_file():
         shutil.copy2(BUSYBOX, dest / "bin" / "busybox")
     return dest
+
+
+def commit_checkout(directory: Path, message: str = "module files") -> str:
+    """Make ``directory`` a git checkout with everything in it committed (a fixed identity and date, so
+    the same files give the same commit); returns the commit's sha. A release refuses files that are
+    not those of the commit it records, so a test module must be a clean checkout."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "btp-release test",
+        "GIT_AUTHOR_EMAIL": "test@btp-release.invalid",
+        "GIT_COMMITTER_NAME": "btp-release test",
+        "GIT_COMMITTER_EMAIL": "test@btp-release.invalid",
+        "GIT_AUTHOR_DATE": "2025-01-01T00:00:00Z",
+        "GIT_COMMITTER_DATE": "2025-01-01T00:00:00Z",
+    }
+    for args in (
+        ["init", "--quiet"],
+        ["add", "--all"],
+        ["commit", "--quiet", "--allow-empty", "--no-gpg-sign", "--message", message],
+    ):
+        subprocess.run(
+            ["git", "-C", str(directory), *args], env=env, check=True, capture_output=True, timeout=60
+        )
+    done = subprocess.run(
+        ["git", "-C", str(directory), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
 
 
 def example_config(module_dir: Path, *, github_api_url: str, registry: str, **fields: Any) -> ReleaseConfig:

@@ -138,10 +138,11 @@ class GitHubSimulator:
         with self._lock:
             return self._state.head_sha
 
-    def add_commit(self, message: str = "") -> str:
-        """Add a commit on ``main``; it becomes the head. Returns its sha."""
+    def add_commit(self, message: str = "", *, sha: str | None = None) -> str:
+        """Add a commit on ``main``; it becomes the head. Returns its sha. ``sha`` pushes a commit made
+        elsewhere (e.g. the ``HEAD`` of a local checkout, so that a release of ``main`` is of those files)."""
         with self._lock:
-            return self._state.add_commit(message)
+            return self._state.add_commit(message, sha)
 
     def create_tag(self, name: str, sha: str | None = None) -> GitRef:
         """Create ``refs/tags/<name>`` (at the head by default), as a push of a tag would."""

@@ -92,13 +92,13 @@ class RepoState:
     def head_sha(self) -> str:
         return self._refs[f"refs/heads/{DEFAULT_BRANCH}"]
 
-    def add_commit(self, message: str = "") -> str:
-        """Append a commit to the default branch and return its sha."""
+    def add_commit(self, message: str = "", sha: str | None = None) -> str:
+        """Append a commit to the default branch and return its sha (``sha``: one made elsewhere)."""
         parent = self._refs.get(f"refs/heads/{DEFAULT_BRANCH}")
         number = len(self._commits) + 1
         message = message or f"Commit {number}"
         seed = f"{self.owner}/{self.repo}#{number}:{parent}:{message}"
-        sha = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
+        sha = sha or hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
         self._commits[sha] = Commit(sha, message, parent, self._touch())
         self._refs[f"refs/heads/{DEFAULT_BRANCH}"] = sha
         return sha

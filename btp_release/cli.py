@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from btp_release.errors import BtpReleaseError
+from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.redaction import RedactingFilter, redact
 
 __all__ = ["build_parser", "main"]
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--snapshot", action="store_true", help="build everything into a directory, no network")
     run.add_argument("--out", help="snapshot directory (default: the snapshot-dir setting, ./dist)")
     run.add_argument("--commit", help="snapshot: the commit to record (default: git rev-parse HEAD)")
+    run.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="snapshot: build files that are not a clean checkout of the commit (recorded in the provenance)",
+    )
     _add_release_options(commands.add_parser("plan", help="what each stage would do now; changes nothing"))
     replace = commands.add_parser("replace", help="preview, then (--yes) delete the release and its tag")
     _add_release_options(replace)
@@ -240,10 +245,15 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
     results: list[Any] = []
     error: BtpReleaseError | None = None
     try:
+        snapshot = args.command == "run" and args.snapshot
+        if getattr(args, "allow_dirty", False) and not snapshot:
+            raise InvalidInput(
+                "--allow-dirty is only for snapshots (--snapshot)",
+                hint="a real release is built from a clean checkout of the commit it records",
+            )
         config = load_config(
             args.module_dir, config_file=args.config, environ=environ, overrides=_overrides(args)
         )
-        snapshot = args.command == "run" and args.snapshot
         with ReleasePipeline.from_config(
             config,
             args.version,
@@ -255,7 +265,8 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
             reporter=console,
         ) as pipeline:
             if snapshot:
-                results.append(pipeline.snapshot(Path(args.out) if args.out else None, commit=args.commit))
+                target = Path(args.out) if args.out else None
+                results.append(pipeline.snapshot(target, commit=args.commit, allow_dirty=args.allow_dirty))
             elif args.command == "run":
                 pipeline.run(on_result=results.append)
             elif args.command == "plan":

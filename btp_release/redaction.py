@@ -17,9 +17,9 @@ import threading
 __all__ = ["MASK", "RedactingFilter", "Redactor", "get_logger", "redact", "register"]
 
 MASK = "***"
-# Shorter values are not registered: hiding every "abc" in all output would garble it while protecting
-# nothing (no real token or password is that short).
-MIN_REDACTED_LENGTH = 4
+# Shorter values are not registered: hiding every "nope" or "secret" in all output would garble it
+# (values are hidden wherever they occur, also inside words), and no issued token is that short.
+MIN_REDACTED_LENGTH = 8
 
 
 class Redactor:

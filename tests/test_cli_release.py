@@ -28,10 +28,11 @@ import yaml
 
 from btp_release.cli import main
 from btp_release.github import GitHubClient
+from btp_release.oci import RegistryClient
 from btp_release.retry import RetryPolicy
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.registry import registry_binary
-from btp_release.testing.release import commit_checkout, prepare_example_module
+from btp_release.testing.release import commit_checkout, prepare_example_module, push_stand_in_image
 
 from .pipeline_support import EXAMPLE, VERSION
 
@@ -93,6 +94,11 @@ class Cli:
     docker_host: str | None = None
     registries: list[LocalRegistry] = attrs.Factory(list)
     settings: dict[str, Any] = attrs.Factory(dict)
+    built_elsewhere: list[str] = attrs.Factory(list)  # registry tags present before any command
+
+    def commit(self, message: str) -> str:
+        """Commit the module's files and push the commit to main (a merged change)."""
+        return self.sim.add_commit(message, sha=commit_checkout(self.module_dir, message))
 
     def configure(self, **changes: Any) -> None:
         """Write ``btp-release.yaml`` (keys in snake_case here, kebab-case in the file)."""
@@ -162,11 +168,13 @@ def make_cli(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., Cli]]:
-    """``make_cli(docker=False)``: a simulator, a registry and the module directory (once per test);
+    """``make_cli(docker=False)``: a simulator, a registry and the module directory (once per test),
+    committed and pushed to main; without a daemon (``--no-docker``) a stand-in image of that commit is
+    in the registry, as another job would have pushed it (``stand_in=False``: none).
     ``docker=True`` uses the session's private daemon (and skips where it cannot run)."""
     with contextlib.ExitStack() as stack:
 
-        def make(*, docker: bool = False) -> Cli:
+        def make(*, docker: bool = False, stand_in: bool = True) -> Cli:
             sim = stack.enter_context(GitHubSimulator(owner="kyma-project", repo="btp-manager"))
             registry = stack.enter_context(LocalRegistry())
             module_dir = prepare_example_module(EXAMPLE, tmp_path / "module")
@@ -175,7 +183,12 @@ def make_cli(
             cli.registries.append(registry)
             cli.configure(github_api_url=sim.api_url, poll_interval=0.05, e2e_runner=PASSING)
             cli.point_registries_at(registry.host)
-            sim.add_commit("module files", sha=commit_checkout(module_dir))  # a clean checkout of main
+            cli.commit("module files")  # a clean checkout of main
+            if not docker and stand_in:  # --no-docker: the image was built and pushed by another job
+                with RegistryClient(registry.host) as client:
+                    image = f"{registry.host}/{IMAGE_REPOSITORY}:{VERSION}"
+                    push_stand_in_image(client, image, sim.head_sha, tmp_path)
+                cli.built_elsewhere = registry_tags(registry)
             return cli
 
         yield make
@@ -522,7 +535,7 @@ def test_snapshot_with_the_daemon_saves_the_image_into_the_layout(
     shutil.copy2(REPO_ROOT / "btp-release.yaml", copy / "btp-release.yaml")
     prepare_example_module(EXAMPLE, copy / "examples" / "btp-operator")
     monkeypatch.chdir(copy)
-    commit = "0123456789abcdef0123456789abcdef01234567"
+    commit = commit_checkout(copy)  # a snapshot records the commit its files are
     image = "europe-docker.pkg.dev/kyma-project/prod/btp-manager:" + VERSION
     try:
         document = snapshot(
@@ -582,6 +595,7 @@ class Case:
 def edit(relative: str, text: str) -> Callable[[Cli], None]:
     def prepare(cli: Cli) -> None:
         (cli.module_dir / relative).write_text(text)
+        cli.commit(f"edit {relative}")  # a broken file as committed, not a dirty checkout
 
     return prepare
 
@@ -589,6 +603,7 @@ def edit(relative: str, text: str) -> Callable[[Cli], None]:
 def remove(relative: str) -> Callable[[Cli], None]:
     def prepare(cli: Cli) -> None:
         (cli.module_dir / relative).unlink()
+        cli.commit(f"remove {relative}")
 
     return prepare
 
@@ -609,6 +624,7 @@ def manifest_without_kind(cli: Cli) -> None:
     text = path.read_text()
     assert "\nkind: ServiceAccount\n" in text
     path.write_text(text.replace("\nkind: ServiceAccount\n", "\n", 1))
+    cli.commit("a manifest document without kind")
 
 
 def default_cr_against_its_crd(cli: Cli) -> None:
@@ -616,6 +632,7 @@ def default_cr_against_its_crd(cli: Cli) -> None:
     cr = yaml.safe_load(path.read_text())
     cr["spec"] = "not an object"  # the CRD says spec is an object
     path.write_text(yaml.safe_dump(cr))
+    cli.commit("a default CR its CRD refuses")
 
 
 def read_only_token(cli: Cli) -> Extra:
@@ -884,7 +901,9 @@ def test_bad_input_exits_with_its_code_and_leaves_nothing_half_made(
     assert not changed, changed
     if not case.existing:
         assert {k: v for k, v in before.items() if k != "registry"} == EMPTY_GITHUB
-        assert before["registry"] == [[] for _ in cli.registries]
+        assert before["registry"] == [
+            cli.built_elsewhere if r is cli.registry else [] for r in cli.registries
+        ]
     if case.check is not None:
         case.check(cli, outcome)
 
@@ -954,3 +973,54 @@ def test_bad_input_as_a_program_exits_without_a_traceback(case: Case, make_cli: 
         assert words in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert cli.state()["releases"] == [] and cli.state()["tags"] == []
+
+
+# -- the snapshot's files are those of the commit it records -----------------------------------
+
+
+def test_a_snapshot_of_changed_files_is_refused_unless_allowed_and_then_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "repo"
+    prepare_example_module(EXAMPLE, copy)
+    (copy / "btp-release.yaml").write_text("e2e-required: false\n")
+    commit = commit_checkout(copy)
+    manifest = copy / "manifests" / "btp-manager.yaml"
+    manifest.write_text(manifest.read_text() + "# not committed\n")
+    monkeypatch.chdir(copy)
+    argv = ["run", "--version", VERSION, "--snapshot", "--no-docker", "--json"]
+
+    refused = main([*argv, "--out", str(tmp_path / "refused")], environ={})
+    err = capsys.readouterr().err
+    assert refused == 2 and "manifests/btp-manager.yaml" in err and "--allow-dirty" in err
+    assert not (tmp_path / "refused").exists()
+
+    assert main([*argv, "--out", str(tmp_path / "dist"), "--allow-dirty"], environ={}) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["outputs"]["commit"] == commit
+    manifest_json = json.loads((tmp_path / "dist" / "release-manifest.json").read_text())
+    assert manifest_json["source"]["verified"] is False and manifest_json["source"]["allow_dirty"] is True
+    assert any("manifests/btp-manager.yaml" in p for p in manifest_json["source"]["problems"])
+    assert any("allow-dirty" in w for r in document["results"] for w in r["warnings"])
+
+
+def test_a_snapshot_outside_a_checkout_needs_the_commit_and_allow_dirty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = prepare_example_module(EXAMPLE, tmp_path / "module")
+    (module / "btp-release.yaml").write_text("e2e-required: false\n")
+    argv = ["run", "--version", VERSION, "--snapshot", "--no-docker", "--module-dir", str(module)]
+    argv += ["--out", str(tmp_path / "dist")]
+    assert main(argv, environ={}) == 2
+    assert "is not a git checkout" in capsys.readouterr().err
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert main([*argv, "--commit", sha], environ={}) == 2
+    assert main([*argv, "--commit", sha, "--allow-dirty"], environ={}) == 0
+    recorded = json.loads((tmp_path / "dist" / "release-manifest.json").read_text())
+    assert recorded["commit"] == sha and recorded["source"]["verified"] is False
+
+
+def test_allow_dirty_is_refused_for_a_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--version", VERSION, "--allow-dirty", "--module-dir", str(tmp_path)], environ={})
+    assert code == 2
+    assert "--allow-dirty is only for snapshots" in capsys.readouterr().err

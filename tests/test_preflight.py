@@ -30,6 +30,7 @@ class Finding:
     says: tuple[str, ...]
     prepare: Callable[[Cli], tuple[str, ...] | None]
     docker: bool = True
+    stand_in: bool = True  # without docker: the image another job pushed is in the registry
 
 
 def image_missing_without_docker(cli: Cli) -> None:
@@ -72,6 +73,7 @@ FINDINGS = [
         ("not in the registry and no Docker daemon",),
         image_missing_without_docker,
         docker=False,
+        stand_in=False,
     ),
     Finding("unknown-ref-sha", 3, ("is not a commit, branch or tag",), unknown_ref_sha),
     Finding(
@@ -99,7 +101,7 @@ FINDINGS = [
 def test_validate_fails_and_run_leaves_nothing(
     finding: Finding, command: str, make_cli: Callable[..., Cli]
 ) -> None:
-    cli = make_cli(docker=finding.docker)
+    cli = make_cli(docker=finding.docker, stand_in=finding.stand_in)
     cli.configure(e2e_required=False)
     argv = finding.prepare(cli) or ()
     before = cli.state()
@@ -120,7 +122,7 @@ def test_validate_fails_and_run_leaves_nothing(
 
 def test_every_problem_is_listed_at_once(make_cli: Callable[..., Cli]) -> None:
     """A typo in the default CR, a dirty file, a missing image and an unknown ref: one run names all."""
-    cli = make_cli(docker=False)
+    cli = make_cli(docker=False, stand_in=False)
     cli.configure(e2e_required=False)
     default_cr_kind_typo(cli)
     dirty_module_file(cli)
@@ -135,7 +137,7 @@ def test_every_problem_is_listed_at_once(make_cli: Callable[..., Cli]) -> None:
 
 def test_plan_agrees_with_validate(make_cli: Callable[..., Cli]) -> None:
     """What validate refuses, the plan shows as the reason the release cannot start."""
-    cli = make_cli(docker=False)
+    cli = make_cli(docker=False, stand_in=False)
     cli.configure(e2e_required=False)
     validated = cli("validate")
     planned = cli("plan")

@@ -112,14 +112,14 @@ def _texts(error: BaseException | None, caplog: pytest.LogCaptureFixture) -> lis
 
 def test_the_redactor_hides_a_value_and_the_forms_libraries_quote_it_in() -> None:
     redactor = Redactor()
-    redactor.add("tok_abc\r")
+    redactor.add("tok_abcdef\r")
     assert (
-        redactor.redact("Illegal header value b'Bearer tok_abc\\r'")
+        redactor.redact("Illegal header value b'Bearer tok_abcdef\\r'")
         == f"Illegal header value b'Bearer {MASK}'"
     )
-    assert redactor.redact("token tok_abc was refused") == f"token {MASK} was refused"
-    redactor.add("abc")  # too short to mean anything: not registered, text stays readable
-    assert redactor.redact("abc") == "abc"
+    assert redactor.redact("token tok_abcdef was refused") == f"token {MASK} was refused"
+    redactor.add("nope")  # too short to mean anything: not registered, text stays readable
+    assert redactor.redact("nope.yaml is missing") == "nope.yaml is missing"
 
 
 def test_every_secret_is_redacted_from_error_messages_and_log_records(log_text: Any) -> None:

@@ -252,12 +252,14 @@ class ReleasePipeline:
         self.ctx.emit("stage", "replace", "plan" if dry_run else "start")
         return _replace(self.ctx, dry_run=dry_run)
 
-    def snapshot(self, out: Path | None = None, *, commit: str | None = None) -> StageResult:
+    def snapshot(
+        self, out: Path | None = None, *, commit: str | None = None, allow_dirty: bool = False
+    ) -> StageResult:
         """Build everything into ``out`` (default: the config's ``snapshot_dir``) without GitHub or
         registries; see :mod:`btp_release.pipeline.snapshot`."""
         target = out if out is not None else self.ctx.config.path(self.ctx.config.snapshot_dir)
         self.ctx.emit("stage", "snapshot", "start")
-        return _snapshot(self.ctx, target, commit=commit)
+        return _snapshot(self.ctx, target, commit=commit, allow_dirty=allow_dirty)
 
     def provenance(self) -> Provenance | None:
         """The ``release-manifest.json`` of the release as GitHub holds it now."""

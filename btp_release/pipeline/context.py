@@ -328,8 +328,10 @@ class ReleaseContext:
         assets: Mapping[str, bytes],
         *,
         snapshot: bool,
+        unverified_source: tuple[str, ...] = (),
     ) -> Provenance:
-        """The record of a build of this release: digests and the checksum of every rendered file."""
+        """The record of a build of this release: digests and the checksum of every rendered file
+        (and, for a snapshot allowed to be dirty, why its files are not those of ``commit``)."""
         return Provenance(
             version=str(self.version),
             commit=commit,
@@ -339,6 +341,7 @@ class ReleaseContext:
             assets={name: sha256_bytes(data) for name, data in assets.items()},
             tools=self.tool_versions,
             snapshot=snapshot,
+            unverified_source=unverified_source,
         )
 
     @property

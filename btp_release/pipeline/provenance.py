@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -81,6 +81,10 @@ class E2ERecord:
         )
 
 
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 def _frozen_map(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(sorted(value.items()))
 
@@ -98,6 +102,9 @@ class Provenance:
     tools: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map, hash=False)
     e2e: Mapping[str, E2ERecord] = attrs.field(factory=dict, converter=_frozen_map, hash=False)
     snapshot: bool = False
+    # Why the files built were not a clean checkout of ``commit`` (only a snapshot with --allow-dirty
+    # gets this far); empty when they were.
+    unverified_source: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
 
     def same_build(self, other: Provenance) -> bool:
         """Whether ``other`` records the same release content (tools and E2E verdicts aside)."""
@@ -128,6 +135,11 @@ class Provenance:
             "commit": self.commit,
             "github_repo": self.github_repo,
             "snapshot": self.snapshot,
+            "source": {
+                "verified": not self.unverified_source,
+                "allow_dirty": bool(self.unverified_source),
+                "problems": list(self.unverified_source),
+            },
             "module": self.module.to_json(),
             "image": self.image.to_json(),
             "assets": dict(self.assets),
@@ -161,6 +173,7 @@ class Provenance:
             commit=body["commit"],
             github_repo=body["github_repo"],
             snapshot=bool(body.get("snapshot")),
+            unverified_source=tuple(str(p) for p in (body.get("source") or {}).get("problems") or ()),
             module=ArtifactRecord.from_json(body.get("module"), "module"),
             image=ArtifactRecord.from_json(body.get("image"), "image"),
             assets={str(k): str(v) for k, v in assets.items()},

@@ -13,7 +13,6 @@ The module digest is the one a real release of the same commit pushes (the build
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from btp_release.errors import InvalidInput, Transient
@@ -24,27 +23,7 @@ from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
 from btp_release.pipeline.provenance import PROVENANCE_ASSET
 from btp_release.pipeline.stages import render_assets
 
-__all__ = ["git_head", "snapshot"]
-
-
-def git_head(directory: Path) -> str:
-    """The commit checked out in ``directory`` (``git rev-parse HEAD``)."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InvalidInput(f"cannot run git in {directory}: {exc}", hint="pass --commit SHA") from exc
-    if done.returncode != 0:
-        raise InvalidInput(
-            f"{directory} is not a git checkout ({done.stderr.strip()})", hint="pass --commit SHA"
-        )
-    return done.stdout.strip()
+__all__ = ["snapshot"]
 
 
 def _image(ctx: ReleaseContext, run: StageLog, out: Path, commit: str) -> str | None:
@@ -67,11 +46,37 @@ def _image(ctx: ReleaseContext, run: StageLog, out: Path, commit: str) -> str | 
 
 
 def snapshot(
-    ctx: ReleaseContext, out: Path, *, commit: str | None = None, dry_run: bool = False
+    ctx: ReleaseContext,
+    out: Path,
+    *,
+    commit: str | None = None,
+    allow_dirty: bool = False,
+    dry_run: bool = False,
 ) -> StageResult:
-    """Build the release into ``out``; idempotent for the module (same digest on every run)."""
+    """Build the release into ``out``; idempotent for the module (same digest on every run).
+
+    ``commit`` defaults to the checkout's ``HEAD``. The files must be a clean checkout of that commit
+    (a snapshot records it as the release would); ``allow_dirty`` builds them anyway and records in
+    ``release-manifest.json`` why they are not (``source.problems``).
+    """
     run = StageLog(ctx, "snapshot", dry_run=dry_run)
-    commit = commit or git_head(ctx.config.module_dir)
+    tree = ctx.worktree()
+    commit = commit or tree.head
+    if commit is None:
+        raise InvalidInput(
+            "; ".join(tree.problems(None)),
+            hint="run it in a git checkout, or give the commit to record: --commit SHA --allow-dirty",
+        )
+    unverified = tuple(ctx.source_problems(commit))
+    if unverified and not allow_dirty:
+        raise InvalidInput(
+            f"a snapshot of commit {commit[:12]} would record files that are not that commit's: "
+            + "; ".join(unverified),
+            hint="commit the changes (or check out the commit), or pass --allow-dirty to build them "
+            "anyway (recorded in release-manifest.json)",
+        )
+    if unverified:
+        run.warn("--allow-dirty: the files are not those of the recorded commit: " + "; ".join(unverified))
     run.note(f"snapshot of commit {commit} into {out}")
     spec, artifact = ctx.build_artifact(commit)
     layout = OciLayout(out / "module")
@@ -90,7 +95,9 @@ def snapshot(
         if ctx.config.security_config is not None:
             security = SecurityConfig.load(ctx.config.path(ctx.config.security_config))
             security.for_release(ctx.version, [str(ctx.image_ref)]).write(out / "sec-scanners-config.yaml")
-    provenance = ctx.provenance(commit, artifact.digest, image_digest, files, snapshot=True)
+    provenance = ctx.provenance(
+        commit, artifact.digest, image_digest, files, snapshot=True, unverified_source=unverified
+    )
     run.act(f"write {PROVENANCE_ASSET}", lambda: (out / PROVENANCE_ASSET).write_bytes(provenance.to_bytes()))
     run.outputs.update(
         snapshot_dir=str(out), module_digest=artifact.digest, image_digest=image_digest or "", commit=commit

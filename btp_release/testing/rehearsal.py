@@ -9,7 +9,6 @@ a configured module against the GitHub simulator and a real local registry
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ import attrs
 from btp_release.config import ReleaseConfig
 from btp_release.git import inspect_worktree
 from btp_release.github import GitHubClient
-from btp_release.oci import Reference, RegistryClient
+from btp_release.oci import RegistryClient
 from btp_release.testing.github_sim import GitHubSimulator
 from btp_release.version import Version
 from btp_release.wait import WaitPolicy
@@ -109,29 +108,6 @@ def rehearse(
         return result
 
 
-def _stand_in_image(registry: RegistryClient, reference: str, commit: str, work: Path) -> str:
-    """Push a tiny OCI image labelled with the release commit, as the image a Docker daemon would
-    have built: the build stage then adopts it (same revision) instead of needing a daemon."""
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Labels": {"org.opencontainers.image.revision": commit}},
-            "rootfs": {"type": "layers", "diff_ids": []},
-        }
-    ).encode()
-    note = work / "REHEARSAL"
-    note.write_text("a stand-in for the manager image of a rehearsal\n")
-    _, pushed = registry.push_files(
-        Reference.parse(reference),
-        [note],
-        "application/vnd.oci.image.layer.v1.tar",
-        config=config,
-        config_media_type="application/vnd.oci.image.config.v1+json",
-    )
-    return pushed.digest
-
-
 def rehearse_release(
     config: ReleaseConfig,
     version: str,
@@ -148,7 +124,7 @@ def rehearse_release(
     """
     from btp_release.pipeline import ReleasePipeline
     from btp_release.testing.registry import LocalRegistry
-    from btp_release.testing.release import ScriptedRunner
+    from btp_release.testing.release import ScriptedRunner, push_stand_in_image
 
     owner, _, repo = config.github_repo.partition("/")
     with (
@@ -180,7 +156,9 @@ def rehearse_release(
         environ = {"GITHUB_TOKEN": sim.token, **({"DOCKER_HOST": docker_host} if docker_host else {})}
         if docker_host is None:
             with RegistryClient(registry.host) as client:
-                digest = _stand_in_image(client, f"{local.image_repo}:{version}", sim.head_sha, Path(scratch))
+                digest = push_stand_in_image(
+                    client, f"{local.image_repo}:{version}", sim.head_sha, Path(scratch)
+                )
             say(f"no Docker daemon: a stand-in image {local.image_repo}:{version} ({digest}) was pushed")
         results: list[StageResult] = []
         for run in ("first run", "re-run"):

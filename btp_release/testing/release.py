@@ -9,6 +9,7 @@ model a cluster; the real scenarios (issue "E2E tests of a module on throwaway k
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ __all__ = [
     "failing_runner",
     "passing_runner",
     "prepare_example_module",
+    "push_stand_in_image",
 ]
 
 BUSYBOX = Path("/bin/busybox")
@@ -130,6 +132,29 @@ def commit_checkout(directory: Path, message: str = "module files") -> str:
         timeout=60,
     )
     return done.stdout.strip()
+
+
+def push_stand_in_image(registry: RegistryClient, reference: str, commit: str, work: Path) -> str:
+    """Push a tiny OCI image labelled with ``commit``, as the image a Docker daemon (or another job)
+    would have built from it; the build stage then adopts it. Returns its digest."""
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"org.opencontainers.image.revision": commit}},
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
+    ).encode()
+    note = work / "STAND-IN"
+    note.write_text("a stand-in for the manager image\n")
+    _, pushed = registry.push_files(
+        Reference.parse(reference),
+        [note],
+        "application/vnd.oci.image.layer.v1.tar",
+        config=config,
+        config_media_type="application/vnd.oci.image.config.v1+json",
+    )
+    return pushed.digest
 
 
 def example_config(module_dir: Path, *, github_api_url: str, registry: str, **fields: Any) -> ReleaseConfig:

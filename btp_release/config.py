@@ -390,7 +390,8 @@ def _combination_problems(config: ReleaseConfig, origin: Callable[[str], str]) -
 
 def _file_problems(config: ReleaseConfig, origin: Callable[[str], str]) -> list[str]:
     if not config.module_dir.is_dir():
-        return [f"module directory {config.module_dir} does not exist"]
+        there = "is not a directory" if config.module_dir.exists() else "does not exist"
+        return [f"module directory {config.module_dir} {there}"]
     problems = []
     for name in ("manifest", "default_cr", "security_config"):
         relative = getattr(config, name)
@@ -413,6 +414,10 @@ def _read_config(
         path = module_dir / "pyproject.toml"
         if not path.is_file():
             return None, "", {}
+    if path.exists() and not path.is_file():  # e.g. --config /dev/null or a directory
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        problems.append(f"config file {path} is {kind}")
+        return None, str(path), None
     try:
         text = path.read_text(encoding="utf-8")
         if path.suffix != ".toml":
@@ -452,8 +457,14 @@ def _yaml_mapping(path: Path, text: str, problems: list[str]) -> Mapping[Any, An
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problems.append(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}")
         return None
-    if data is None or isinstance(data, dict):
-        return data or {}  # an empty file sets nothing
+    if data is None:  # empty or only comments: almost always a mistake (a wrong path, a lost edit)
+        problems.append(
+            f"{path}: the file holds no settings; write key: value lines (e.g. github-repo: OWNER/NAME), "
+            "or delete it to use the defaults"
+        )
+        return None
+    if isinstance(data, dict):
+        return data
     problems.append(f"{path}: expected a mapping of settings (key: value), got {_type(data)}")
     return None
 

@@ -16,10 +16,11 @@ runs with a daemon but no registry); the archive conversion lives in :mod:`btp_r
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -344,18 +345,23 @@ class ImageBuilder:
                 forcerm=True,
                 decode=True,
             )
-            for entry in stream:
-                if not isinstance(entry, dict):
-                    continue
-                if "error" in entry or "errorDetail" in entry:
-                    raise build_error(_error_text(entry), spec.reference, tail)
-                for line in _ANSI.sub("", str(entry.get("stream") or entry.get("status") or "")).splitlines():
-                    if line.strip():
-                        tail.append(line)
-                        log.debug("build %s: %s", spec.reference, line)
-                aux = entry.get("aux")
-                if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
-                    image_id = aux["ID"]
+            # Closed however the loop ends: a stream left open would let the daemon go on building
+            # for a caller that has given up (an error, an interrupt) until garbage collection.
+            with _closed(stream):
+                for entry in stream:
+                    if not isinstance(entry, dict):
+                        continue
+                    if "error" in entry or "errorDetail" in entry:
+                        raise build_error(_error_text(entry), spec.reference, tail)
+                    for line in _ANSI.sub(
+                        "", str(entry.get("stream") or entry.get("status") or "")
+                    ).splitlines():
+                        if line.strip():
+                            tail.append(line)
+                            log.debug("build %s: %s", spec.reference, line)
+                    aux = entry.get("aux")
+                    if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
+                        image_id = aux["ID"]
         except BtpReleaseError:
             raise
         except Exception as exc:
@@ -479,23 +485,24 @@ class ImageBuilder:
                 decode=True,
                 auth_config=auth_config,
             )
-            for entry in stream:
-                if not isinstance(entry, dict):
-                    continue
-                if "error" in entry or "errorDetail" in entry:
-                    raise push_error(_redact(_error_text(entry), auth), reference, tail)
-                status = str(entry.get("status") or "")
-                if status and "progress" not in entry:
-                    line = f"{entry['id']}: {status}" if entry.get("id") else status
-                    tail.append(line)
-                    log.debug("push %s: %s", reference, line)
-                    if digest is None and (found := _STATUS_DIGEST.search(status)):
-                        digest = found.group(1)
-                aux = entry.get("aux")
-                if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
-                    if aux.get("Tag") not in (None, reference.tag):
+            with _closed(stream):
+                for entry in stream:
+                    if not isinstance(entry, dict):
                         continue
-                    digest = aux["Digest"]
+                    if "error" in entry or "errorDetail" in entry:
+                        raise push_error(_redact(_error_text(entry), auth), reference, tail)
+                    status = str(entry.get("status") or "")
+                    if status and "progress" not in entry:
+                        line = f"{entry['id']}: {status}" if entry.get("id") else status
+                        tail.append(line)
+                        log.debug("push %s: %s", reference, line)
+                        if digest is None and (found := _STATUS_DIGEST.search(status)):
+                            digest = found.group(1)
+                    aux = entry.get("aux")
+                    if isinstance(aux, dict) and isinstance(aux.get("Digest"), str):
+                        if aux.get("Tag") not in (None, reference.tag):
+                            continue
+                        digest = aux["Digest"]
         except BtpReleaseError:
             raise
         except Exception as exc:
@@ -512,6 +519,15 @@ class ImageBuilder:
         check_digest(digest)
         log.info("pushed %s: %s", reference, digest)
         return digest
+
+
+@contextlib.contextmanager
+def _closed(stream: object) -> Iterator[None]:
+    """Close the SDK's stream (a generator over the HTTP response) however the block ends."""
+    try:
+        yield
+    finally:
+        getattr(stream, "close", lambda: None)()
 
 
 def _push_api_error(exc: Exception, reference: Reference, auth: tuple[str, Secret] | None) -> BtpReleaseError:

@@ -211,9 +211,27 @@ def test_pyproject_without_the_table_is_no_config(module: Path) -> None:
     assert load_config(module, environ={}) == ReleaseConfig(module_dir=module)
 
 
-def test_empty_yaml_file_sets_nothing(module: Path) -> None:
-    write_yaml(module, "# nothing yet\n")
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "---\n"])
+def test_an_empty_yaml_file_is_a_problem_not_all_defaults(module: Path, text: str) -> None:
+    """An empty file is a wrong path or a lost edit far more often than a wish for every default."""
+    write_yaml(module, text)
+    problem = one_problem(module)
+    assert problem.startswith(f"{module / 'btp-release.yaml'}: the file holds no settings")
+    assert "delete it to use the defaults" in problem
+
+
+def test_an_explicitly_empty_mapping_sets_nothing(module: Path) -> None:
+    write_yaml(module, "{}\n")
     assert load_config(module, environ={}) == ReleaseConfig(module_dir=module)
+
+
+@pytest.mark.parametrize("given", ["/dev/null", "DIR"])
+def test_a_config_file_that_is_not_a_regular_file_is_refused(module: Path, given: str) -> None:
+    """--config /dev/null used to mean "all defaults, paths relative to /dev"."""
+    path = module if given == "DIR" else Path(given)
+    problem = one_problem(module, config_file=path)
+    kind = "a directory" if given == "DIR" else "not a regular file"
+    assert problem == f"config file {path} is {kind}"
 
 
 def test_explicit_config_file_sets_module_dir_and_relative_paths(
@@ -478,6 +496,12 @@ def test_dockerfile_is_relative_to_the_build_context(module: Path) -> None:
 
 def test_missing_module_dir(tmp_path: Path) -> None:
     assert one_problem(tmp_path / "nope") == f"module directory {tmp_path / 'nope'} does not exist"
+
+
+def test_a_module_dir_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "module.yaml").write_text("kind: x\n")
+    problem = one_problem(tmp_path / "module.yaml")
+    assert problem == f"module directory {tmp_path / 'module.yaml'} is not a directory"
 
 
 def test_invalid_toml_names_file_and_line(module: Path) -> None:

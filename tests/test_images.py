@@ -152,6 +152,26 @@ class CannedClient:
         self.api = CannedAPI(entries)
 
 
+def test_the_push_stream_is_closed_when_the_daemon_reports_an_error(clock: FakeClock) -> None:
+    """A stream left open lets the daemon go on for a caller that gave up (until garbage collection)."""
+    closed: list[bool] = []
+
+    def stream() -> Iterator[dict[str, Any]]:
+        try:
+            yield {"status": "Preparing", "id": "abc"}
+            yield {"error": "denied: requested access to the resource is denied"}
+            yield {"status": "never read"}
+        finally:
+            closed.append(True)
+
+    client = CannedClient([])
+    client.api.push = lambda *_a, **_k: stream()  # type: ignore[method-assign]
+    builder = ImageBuilder(client, retry=RetryPolicy(attempts=1, jitter=0), sleeper=clock.sleep)
+    with pytest.raises(BtpReleaseError) as caught:
+        builder.push(REF)
+    assert closed == [True], "the stream was left open"
+
+
 def test_a_push_stream_without_a_digest_is_an_error_not_a_success(clock: FakeClock) -> None:
     client = CannedClient([{"status": "The push refers to repository [127.0.0.1:5000/btp-manager]"}])
     builder = ImageBuilder(client, retry=RetryPolicy(attempts=2, jitter=0), sleeper=clock.sleep)

@@ -19,7 +19,7 @@ from btp_release.module.artifact import (
 )
 from btp_release.module.descriptor import build_descriptor, descriptor_yaml, local_blob_digest
 from btp_release.module.security import SecurityConfig, WhiteSource, image_name_and_tag
-from btp_release.module.spec import CustomStateCheck, ManagerRef, ModuleInputs, ModuleSpec
+from btp_release.module.spec import CustomStateCheck, GroupVersionKind, ManagerRef, ModuleInputs, ModuleSpec
 from btp_release.module.template import (
     TEMPLATE_CONTROL_PLANE_FILE,
     TEMPLATE_FILE,
@@ -46,6 +46,7 @@ __all__ = [
     "TEMPLATE_CONTROL_PLANE_FILE",
     "TEMPLATE_FILE",
     "CustomStateCheck",
+    "GroupVersionKind",
     "ManagerRef",
     "ModuleArtifact",
     "ModuleContent",

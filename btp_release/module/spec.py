@@ -22,6 +22,7 @@ from btp_release.version import Version
 __all__ = [
     "AccessStyle",
     "CustomStateCheck",
+    "GroupVersionKind",
     "ManagerRef",
     "ModuleInputs",
     "ModuleSpec",
@@ -91,6 +92,27 @@ class ManagerRef:
             data["namespace"] = self.namespace
         data.update(group=self.group, version=self.version, kind=self.kind)
         return data
+
+
+@attrs.frozen
+class GroupVersionKind:
+    """A Kubernetes kind (modulectl ``associatedResources`` entries: resources removed with the module)."""
+
+    group: str
+    version: str
+    kind: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"group": self.group, "version": self.version, "kind": self.kind}
+
+
+def _gvk_tuple(values: Any) -> tuple[GroupVersionKind, ...]:
+    return tuple(values)
+
+
+def _link_mapping(value: Mapping[str, str] | None) -> dict[str, str]:
+    """Icons and resources: name → https link, kept sorted by name (as modulectl renders its maps)."""
+    return dict(sorted(_str_mapping(value).items()))
 
 
 @attrs.frozen(kw_only=True)
@@ -174,6 +196,16 @@ class ModuleSpec:
     default_cr_layer: bool = True
     # The default CR's CRD is installed by something else than the manifest: its kind is not checked.
     default_cr_crd_external: bool = False
+    # The current (modulectl) shape: spec.info, requiresDowntime, associatedResources, resources, and the
+    # component labels of the descriptor (kyma-today.md, sections 2 and 3).
+    repository_url: str | None = None  # spec.info.repository (https URL); default https://<source_repo_url>
+    icons: Mapping[str, str] = attrs.field(factory=dict, converter=_link_mapping, hash=False)
+    requires_downtime: bool = False
+    associated_resources: tuple[GroupVersionKind, ...] = attrs.field(default=(), converter=_gvk_tuple)
+    resources: Mapping[str, str] = attrs.field(factory=dict, converter=_link_mapping, hash=False)
+    manifest_url: str | None = None  # the manifest as an https URL: resources.rawManifest by default
+    team: str | None = None  # kyma/<team>: responsibles of the security scan
+    security_scan_enabled: bool = True
 
     def __attrs_post_init__(self) -> None:
         if (self.manifest_path is None) == (self.chart_path is None):
@@ -220,8 +252,14 @@ class ModuleSpec:
 
     @property
     def component_version(self) -> str:
-        """The OCM component version and OCI tag of the module artifact: ``vX.Y.Z``."""
-        return self.version.module_tag
+        """The OCM component version and OCI tag of the module artifact: ``vX.Y.Z`` for the 2023 shape;
+        ``X.Y.Z`` for the current one, as lifecycle-manager resolves it from a ModuleReleaseMeta."""
+        return str(self.version) if self.shape == "modulectl" else self.version.module_tag
+
+    @property
+    def info_repository(self) -> str:
+        """``spec.info.repository`` of the current shape: the configured URL, else the source repository."""
+        return self.repository_url or f"https://{self.source_repo_url}"
 
     @property
     def resolved_git_ref(self) -> str:

@@ -28,7 +28,6 @@ from btp_release.module.template import (
     ANNOTATION_MODULE_VERSION,
     LABEL_BETA,
     LABEL_INTERNAL,
-    LABEL_MANDATORY,
     LABEL_MODULE_NAME,
 )
 from tests.test_module_artifact import MANIFEST, MemoryStore, make_inputs, make_spec
@@ -182,24 +181,26 @@ def test_modulectl_shape() -> None:
     spec = make_spec(
         shape="modulectl",
         doc_url=DOC_URL,
-        source_repo_url="https://github.com/kyma-project/btp-manager",
+        source_repo_url="github.com/kyma-project/btp-manager",
         manager=ManagerRef(name="btp-manager-controller-manager", namespace="kyma-system"),
-        mandatory=True,
     )
     artifact = build_module(spec, make_inputs())
     files = template_files(spec, artifact)
     assert list(files) == ["template.yaml"]
     template = files["template.yaml"]
     assert template["apiVersion"] == "operator.kyma-project.io/v1beta2"
-    assert template["metadata"]["name"] == "btp-operator-1.2.0"
-    assert template["metadata"]["labels"] == {LABEL_MANDATORY: "true", LABEL_MODULE_NAME: "btp-operator"}
-    assert template["metadata"]["annotations"] == {ANNOTATION_CLUSTER_SCOPED: "false"}
+    assert template["metadata"] == {
+        "name": "btp-operator-1.2.0",
+        "namespace": "",
+        "labels": {LABEL_MODULE_NAME: "btp-operator"},
+        "annotations": {ANNOTATION_CLUSTER_SCOPED: "false"},
+    }
     body: dict[str, Any] = template["spec"]
-    assert "target" not in body
-    assert "channel" not in body
+    for absent in ("target", "channel", "mandatory", "customStateCheck", "resources"):
+        assert absent not in body
     assert body["moduleName"] == "btp-operator"
     assert body["version"] == "1.2.0"
-    assert body["mandatory"] is True
+    assert body["requiresDowntime"] is False
     assert body["info"] == {
         "repository": "https://github.com/kyma-project/btp-manager",
         "documentation": DOC_URL,
@@ -212,10 +213,15 @@ def test_modulectl_shape() -> None:
         "kind": "Deployment",
     }
     assert body["data"] == CR
-    assert body["descriptor"] == artifact.descriptor
+    assert body["descriptor"] == {}  # lifecycle-manager reads the descriptor from the registry
     assert validate_template(template, crd_set="current") == []
     with pytest.raises(InvalidInput, match="control-plane"):
         render_template(spec, artifact, target="control-plane")
+
+
+def test_modulectl_shape_has_no_mandatory_flag() -> None:
+    with pytest.raises(InvalidInput, match="ModuleReleaseMeta"):
+        make_spec(shape="modulectl", doc_url=DOC_URL, mandatory=True)
 
 
 def test_modulectl_shape_needs_documentation_and_a_plain_semver() -> None:

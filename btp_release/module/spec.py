@@ -222,6 +222,11 @@ class ModuleSpec:
         # lifecycle-manager's CRD (2023-10): v1beta1 requires spec.target, v1beta2 has no such field (the API
         # server would silently prune it), the modulectl shape dropped it. Mismatches are refused up front.
         if self.shape == "modulectl":
+            if self.mandatory:
+                raise InvalidInput(
+                    "the current ModuleTemplate has no mandatory flag (modulectl dropped it in 2025)",
+                    hint="a mandatory module is declared in its ModuleReleaseMeta (spec.mandatory.version)",
+                )
             if self.emit_target:
                 raise InvalidInput(
                     "the modulectl ModuleTemplate shape has no spec.target",

@@ -1,10 +1,11 @@
 """The ModuleTemplate custom resource that embeds the component descriptor (``template.yaml``).
 
 Two shapes (``ModuleSpec.shape``): ``legacy-2023`` — what ``kyma alpha create module`` wrote (channel,
-optional target, data, descriptor) — and ``modulectl`` (moduleName, version, info, manager, mandatory;
-no target and no channel). The control-plane variant is the same object with ``spec.target`` set
-(:func:`for_target`), never a text substitution. Every rendered template is validated against the
-bundled lifecycle-manager CRD version it declares before it is returned.
+optional target, data, descriptor) — and ``modulectl``, today's, exactly as modulectl writes it
+(moduleName, version, requiresDowntime, info, associatedResources, data, manager, an empty
+descriptor, resources; no target, channel or mandatory). The control-plane variant is the same object
+with ``spec.target`` set (:func:`for_target`), never a text substitution. Every rendered template is
+validated against the bundled lifecycle-manager CRD version it declares before it is returned.
 """
 
 from __future__ import annotations
@@ -163,27 +164,55 @@ def _legacy(spec: ModuleSpec, module: BuiltModule, cr: dict[str, Any] | None, ta
 
 
 def _modulectl(spec: ModuleSpec, module: BuiltModule, cr: dict[str, Any] | None) -> dict[str, Any]:
+    """The ModuleTemplate as modulectl writes it today (kyma-today.md section 3; modulectl's template
+    generator at 902c4f8): no channel, target or mandatory; ``namespace: ""``; ``descriptor: {}`` (the
+    descriptor lives in the registry, where lifecycle-manager reads it); ``requiresDowntime`` always."""
     if not spec.doc_url:
         raise InvalidInput(
-            "the modulectl ModuleTemplate shape needs a documentation URL (spec.info.documentation)",
-            hint="set doc_url in the module config",
+            "the current ModuleTemplate needs a documentation URL (spec.info.documentation)",
+            hint="set documentation in module-config.yaml (or doc-url in btp-release.yaml)",
         )
     labels = {**spec.labels, LABEL_MODULE_NAME: spec.short_name}
-    if spec.mandatory:
-        labels[LABEL_MANDATORY] = "true"
+    if spec.beta:
+        labels[LABEL_BETA] = "true"
+    if spec.internal:
+        labels[LABEL_INTERNAL] = "true"
     annotations = {
         **spec.annotations,
         ANNOTATION_CLUSTER_SCOPED: "true" if _is_cluster_scoped(spec, module, cr) else "false",
     }
+    info: dict[str, Any] = {"repository": spec.info_repository, "documentation": spec.doc_url}
+    if spec.icons:
+        info["icons"] = [{"name": name, "link": link} for name, link in spec.icons.items()]
     body: dict[str, Any] = {
         "moduleName": spec.short_name,
         "version": str(spec.version),
-        "mandatory": spec.mandatory,
-        "info": {"repository": spec.source_repo_url, "documentation": spec.doc_url},
+        "requiresDowntime": spec.requires_downtime,
+        "info": info,
     }
+    if spec.associated_resources:
+        body["associatedResources"] = [gvk.to_json() for gvk in spec.associated_resources]
+    if cr is not None:
+        body["data"] = _sorted(cr)
     if spec.manager is not None:
         body["manager"] = spec.manager.to_json()
-    return _template(spec, "v1beta2", labels, annotations, body, module, cr)
+    body["descriptor"] = {}
+    # rawManifest defaults to the manifest's URL; entries of the config add to it or override it.
+    resources = {"rawManifest": spec.manifest_url} if spec.manifest_url else {}
+    resources.update(spec.resources)
+    if resources:
+        body["resources"] = [{"name": name, "link": link} for name, link in sorted(resources.items())]
+    return {
+        "apiVersion": f"{_GROUP}/v1beta2",
+        "kind": "ModuleTemplate",
+        "metadata": {
+            "name": spec.resolved_template_name,
+            "namespace": "",
+            "labels": dict(sorted(labels.items())),
+            "annotations": dict(sorted(annotations.items())),
+        },
+        "spec": body,
+    }
 
 
 def render_template(

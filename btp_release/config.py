@@ -65,6 +65,7 @@ _NOT_CONFIG_ENV = frozenset({"BTP_RELEASE_REGISTRY_USERNAME", "BTP_RELEASE_REGIS
 _SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 _HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")
+_HTTPS_URL = re.compile(r"^https://[^\s/?#@]+(/\S*)?$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
 _E2E_RUNNER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$", re.ASCII)
 
@@ -102,8 +103,9 @@ _HELP = {
     "default_cr": "default CR of the module (empty: none)",
     "security_config": "security scanners config of the module (empty: none)",
     "default_cr_crd_external": "the default CR's CRD is installed by something else than the manifest",
-    "template_api_version": "ModuleTemplate API version: v1beta1 (default), v1beta2 (default for modulectl)",
-    "template_shape": "ModuleTemplate shape: legacy-2023 or modulectl",
+    "template_api_version": "ModuleTemplate API version: v1beta2 (default), v1beta1 (2023 shape only)",
+    "template_shape": "ModuleTemplate shape: modulectl (today's, the default) or legacy-2023",
+    "doc_url": "documentation URL of the module (default: its GitHub repository)",
     "image_mismatch": "when the manifest names another image than the one built: warn or error",
     "set_manager_image": "point the manifest's manager containers at the release image (as kustomize IMG=)",
     "manager_image_names": "further image names (last path element) that mean the manager, e.g. controller",
@@ -142,7 +144,8 @@ class ReleaseConfig:
     github_repo: str = "kyma-project/btp-manager"
     github_api_url: str = "https://api.github.com"
     # the module
-    module_name: str = "kyma.project.io/module/btp-operator"
+    # The component name the btp-operator module is registered under; never change it for a module.
+    module_name: str = "kyma-project.io/module/btp-operator"
     channel: str = "regular"
     module_registry: str = "europe-docker.pkg.dev/kyma-project/prod/unsigned"
     image_repo: str = "europe-docker.pkg.dev/kyma-project/prod/btp-manager"
@@ -154,7 +157,8 @@ class ReleaseConfig:
         default=Path("sec-scanners-config.yaml"), converter=attrs.converters.optional(Path)
     )
     default_cr_crd_external: bool = False
-    template_shape: Literal["legacy-2023", "modulectl"] = "legacy-2023"
+    template_shape: Literal["legacy-2023", "modulectl"] = "modulectl"
+    doc_url: str | None = None
     # modulectl templates exist only as v1beta2; the 2023 shape defaults to v1beta1 (it has spec.target)
     template_api_version: Literal["v1beta1", "v1beta2"] = attrs.field(
         default=attrs.Factory(
@@ -170,7 +174,7 @@ class ReleaseConfig:
     build_args: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict, hash=False)
     # release assets (besides the ModuleTemplate files, which follow the template options)
     manifest_asset: str = "btp-manager.yaml"
-    default_cr_asset: str = "btp-operator-default-cr.yaml"
+    default_cr_asset: str = "btp-operator.yaml"
     # waiting and checks
     required_checks: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     await_timeout: float = 900.0
@@ -194,6 +198,11 @@ class ReleaseConfig:
         if self.github_api_url.rstrip("/") not in ("https://api.github.com", ""):
             host = self.github_api_url.split("://", 1)[-1].split("/", 1)[0]
         return f"{host}/{self.github_repo}"
+
+    @property
+    def documentation_url(self) -> str:
+        """``doc-url``, else the module's GitHub repository (``https://github.com/OWNER/NAME``)."""
+        return self.doc_url or f"https://{self.source_repo_url}"
 
     @property
     def module_registry_host(self) -> str:
@@ -340,6 +349,7 @@ def _checked(name: str, value: Any) -> Any:
     formats = {
         "github_repo": (_GITHUB_REPO, "OWNER/NAME of a GitHub repository"),
         "github_api_url": (_HTTP_URL, "an http(s) URL, e.g. https://api.github.com"),
+        "doc_url": (_HTTPS_URL, "an https URL"),
         "module_name": (_COMPONENT_NAME, "an OCM component name (a domain, then a path: example.com/x)"),
         "channel": (_CHANNEL, "a channel (3 to 32 lowercase letters, e.g. regular)"),
         "e2e_runner": (_E2E_RUNNER, "package.module:function"),

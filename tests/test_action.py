@@ -107,6 +107,7 @@ def test_validate_through_the_action_masks_the_token_and_reports(tmp_path: Path,
         (module / "btp-release.yaml").write_text(
             yaml.safe_dump(
                 {
+                    **yaml.safe_load((module / "btp-release.yaml").read_text()),  # the example's own
                     "github-api-url": sim.api_url,
                     "module-registry": f"{registry.host}/kyma-project/prod/unsigned",
                     "image-repo": f"{registry.host}/kyma-project/prod/btp-manager",

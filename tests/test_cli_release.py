@@ -181,6 +181,8 @@ def make_cli(
             host = request.getfixturevalue("docker_daemon").host if docker else None
             cli = Cli(sim, registry, module_dir, capsys, monkeypatch, stack, docker_host=host)
             cli.registries.append(registry)
+            # the example's own settings (the 2023 shape and names), then the local servers
+            cli.settings.update(yaml.safe_load((module_dir / "btp-release.yaml").read_text()))
             cli.configure(github_api_url=sim.api_url, poll_interval=0.05, e2e_runner=PASSING)
             cli.point_registries_at(registry.host)
             cli.commit("module files")  # a clean checkout of main

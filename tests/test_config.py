@@ -64,7 +64,7 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "module_dir": module,
         "github_repo": "kyma-project/btp-manager",
         "github_api_url": "https://api.github.com",
-        "module_name": "kyma.project.io/module/btp-operator",
+        "module_name": "kyma-project.io/module/btp-operator",  # as the real release registers it
         "channel": "regular",
         "module_registry": "europe-docker.pkg.dev/kyma-project/prod/unsigned",
         "image_repo": "europe-docker.pkg.dev/kyma-project/prod/btp-manager",
@@ -72,8 +72,9 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "default_cr": Path("examples/btp-operator.yaml"),
         "security_config": Path("sec-scanners-config.yaml"),
         "default_cr_crd_external": False,
-        "template_api_version": "v1beta1",
-        "template_shape": "legacy-2023",
+        "template_api_version": "v1beta2",  # what current lifecycle-manager serves
+        "template_shape": "modulectl",
+        "doc_url": None,
         "image_mismatch": "warn",
         "set_manager_image": True,
         "manager_image_names": ("controller",),
@@ -81,7 +82,7 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "build_context": Path("."),
         "build_args": {},
         "manifest_asset": "btp-manager.yaml",
-        "default_cr_asset": "btp-operator-default-cr.yaml",
+        "default_cr_asset": "btp-operator.yaml",  # the current btp-manager release's asset names
         "required_checks": (),
         "await_timeout": 900.0,
         "poll_interval": 10.0,
@@ -93,6 +94,7 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
     }
     assert config == ReleaseConfig(module_dir=module)
     assert config.source_repo_url == "github.com/kyma-project/btp-manager"
+    assert config.documentation_url == "https://github.com/kyma-project/btp-manager"
 
 
 def test_config_error_is_invalid_input_with_exit_code_2() -> None:
@@ -472,9 +474,20 @@ def test_template_combination_names_both_sources(module: Path) -> None:
 
 def test_legacy_shape_with_v1beta2_is_allowed(module: Path) -> None:
     # ModuleSpec accepts it: the 2023 shape without spec.target.
-    assert load_config(module, environ={"BTP_RELEASE_TEMPLATE_API_VERSION": "v1beta2"}).template_shape == (
-        "legacy-2023"
-    )
+    environ = {"BTP_RELEASE_TEMPLATE_API_VERSION": "v1beta2", "BTP_RELEASE_TEMPLATE_SHAPE": "legacy-2023"}
+    config = load_config(module, environ=environ)
+    assert (config.template_shape, config.template_api_version) == ("legacy-2023", "v1beta2")
+
+
+def test_the_default_shape_is_todays_and_v1beta1_needs_the_2023_shape_asked_for(module: Path) -> None:
+    """Current lifecycle-manager does not serve v1beta1: it is written only when the config asks for
+    the 2023 shape explicitly (which then defaults to v1beta1, the version with spec.target)."""
+    default = load_config(module, environ={})
+    assert (default.template_shape, default.template_api_version) == ("modulectl", "v1beta2")
+    problem = one_problem(module, environ={"BTP_RELEASE_TEMPLATE_API_VERSION": "v1beta1"})
+    assert "exists only as v1beta2" in problem
+    write_yaml(module, "template-shape: legacy-2023\n")
+    assert load_config(module, environ={}).template_api_version == "v1beta1"
 
 
 def test_missing_default_files_are_named_as_defaults(module: Path) -> None:

@@ -305,6 +305,17 @@ class ReleaseContext:
             shape=c.template_shape,
             template_api_version=c.template_api_version,
             default_cr_crd_external=c.default_cr_crd_external,
+            doc_url=c.documentation_url,
+        )
+
+    def unserved_template_warning(self) -> str | None:
+        """A word for runs that write v1beta1 ModuleTemplates, which current lifecycle-manager does not
+        serve (its CRD marks v1beta1 ``served: false`` since 2024): they are for the 2023 flow only."""
+        if self.config.template_api_version != "v1beta1":
+            return None
+        return (
+            "the templates are operator.kyma-project.io/v1beta1 (2023 shape), which current "
+            "lifecycle-manager does not serve; a module of today uses template-shape: modulectl (v1beta2)"
         )
 
     def image_build(self, commit: str) -> ImageBuild:

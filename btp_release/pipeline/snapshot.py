@@ -78,6 +78,8 @@ def snapshot(
     if unverified:
         run.warn("--allow-dirty: the files are not those of the recorded commit: " + "; ".join(unverified))
     run.note(f"snapshot of commit {commit} into {out}")
+    if warning := ctx.unserved_template_warning():
+        run.warn(warning)
     spec, artifact = ctx.build_artifact(commit)
     layout = OciLayout(out / "module")
     module_ref = ctx.module_ref

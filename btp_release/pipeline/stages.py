@@ -367,6 +367,8 @@ def build(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
     commit = ctx.commit()
     ctx.require_source(commit)  # the files built are those of the commit recorded
     spec, artifact = ctx.build_artifact(commit)
+    if warning := ctx.unserved_template_warning():
+        run.warn(warning)
     module_ref = ctx.module_ref
     store = ctx.registry(module_ref.registry)
     current = _registry_digest(ctx, module_ref)

@@ -167,6 +167,10 @@ def example_config(module_dir: Path, *, github_api_url: str, registry: str, **fi
         "image_repo": f"{registry}/kyma-project/prod/btp-manager",
         "poll_interval": 0.05,
         "await_timeout": 30.0,
+        # the example's own btp-release.yaml: the 2023 shape and names
+        "template_shape": "legacy-2023",
+        "module_name": "kyma.project.io/module/btp-operator",
+        "default_cr_asset": "btp-operator-default-cr.yaml",
     }
     values.update(fields)
     return ReleaseConfig(**values)

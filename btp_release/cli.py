@@ -4,7 +4,8 @@ Commands: one per stage (``validate``, ``draft``, ``build``, ``upload``, ``await
 ``publish``), ``run`` (all of them, or ``--snapshot``: everything into ``./dist`` without network),
 ``plan`` (what each stage would do now; changes nothing), ``replace`` (preview, ``--yes`` to delete
 the release and its tag), ``rehearse`` (the GitHub half against the built-in simulator), and for
-E2E ``test-module`` (the scenarios on the cluster of a kubeconfig), ``k3s-versions`` and ``k3s-up``.
+E2E ``test-module`` (the scenarios on the cluster of a kubeconfig), ``k3s-versions`` and ``k3s-up``;
+``release-meta`` writes a module's ModuleReleaseMeta (channel → version) from its channel mapping.
 
 Exit codes: 0 success; 1 other btp_release error; 2 invalid input or configuration; 3 not found;
 4 conflict or already exists; 5 authentication/permission; 6 transient (network, 5xx); 7 rate
@@ -150,7 +151,84 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rehearse.add_argument("--config", help="with --module-dir: the config file")
     rehearse.add_argument("--docker-host", help="with --module-dir: build the image with this daemon")
+    _add_release_meta_command(commands)
     return parser
+
+
+def _add_release_meta_command(commands: Any) -> None:
+    meta = commands.add_parser(
+        "release-meta",
+        help="write the ModuleReleaseMeta (channel → version) of a module, validated against its CRD",
+        description="Render the operator.kyma-project.io/v1beta2 ModuleReleaseMeta that tells "
+        "lifecycle-manager which version each channel gets, from a channel mapping "
+        "(modules/<short>/module-releases.yaml) and/or --channel NAME=VERSION (which set or add a channel "
+        "on top of the file), or --mandatory. Validated against the bundled lifecycle-manager CRD; every "
+        "problem is listed, exit 2.",
+    )
+    meta.add_argument(
+        "--module-name",
+        required=True,
+        help="OCM component name, e.g. kyma-project.io/module/btp-operator (the module is its last element)",
+    )
+    meta.add_argument("--mapping", metavar="FILE", help="channel mapping file (module-releases.yaml)")
+    meta.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME=VERSION",
+        help="a channel and its version, e.g. regular=1.3.19 (repeatable; updates or extends --mapping)",
+    )
+    meta.add_argument("--mandatory", metavar="VERSION", help="a mandatory module's version (no channels)")
+    meta.add_argument("--namespace", default="kcp-system", help="metadata.namespace (default: kcp-system)")
+    meta.add_argument("--out", metavar="FILE", help="write it to FILE (default: stdout)")
+    meta.add_argument("--json", action="store_true", help="JSON instead of YAML")
+
+
+def _release_meta(args: argparse.Namespace) -> int:
+    from btp_release.module.releasemeta import (
+        ChannelMapping,
+        release_meta_yaml,
+        render_release_meta,
+        short_name,
+    )
+
+    if args.mandatory is not None and (args.mapping or args.channel):
+        raise InvalidInput("--mandatory cannot be combined with --mapping or --channel", hint="give one")
+    if args.mandatory is None and not (args.mapping or args.channel):
+        hint = "give --mapping FILE, --channel NAME=VERSION (repeatable) or --mandatory VERSION"
+        raise InvalidInput("no channels given", hint=hint)
+    mapping = ChannelMapping.parse(_read(args.mapping), file=args.mapping) if args.mapping else None
+    if args.channel:
+        malformed = ", ".join(repr(item) for item in args.channel if "=" not in item)
+        if malformed:
+            raise InvalidInput(f"invalid --channel {malformed}", hint="NAME=VERSION, e.g. regular=1.3.19")
+        pairs = [item.partition("=")[::2] for item in args.channel]
+        given = ChannelMapping.of(pairs, file="--channel")  # every problem of the flags at once
+        if mapping is None:
+            mapping = given
+        else:
+            for entry in given.channels:
+                mapping = mapping.with_channel(entry.channel, entry.version)
+    release_meta = render_release_meta(
+        short_name(args.module_name),
+        args.module_name,
+        mapping,
+        mandatory=args.mandatory,
+        namespace=args.namespace,
+    )
+    text = json.dumps(release_meta, indent=2) + "\n" if args.json else release_meta_yaml(release_meta)
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {args.out}: {exc.strerror}") from exc
+    spec = release_meta["spec"]
+    what = ", ".join(f"{c['channel']}={c['version']}" for c in spec.get("channels", ()))
+    what = what or f"mandatory {spec['mandatory']['version']}"
+    print(f"wrote ModuleReleaseMeta {release_meta['metadata']['name']} ({what}) to {args.out}")
+    return 0
 
 
 class Console:
@@ -462,6 +540,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
             return _k3s_versions(args, env)
         if args.command == "k3s-up":
             return _k3s_up(args)
+        if args.command == "release-meta":
+            return _release_meta(args)
         return _release_command(args, env, sys.stdout, sys.stderr)
     except BtpReleaseError as exc:
         print(redact(f"error: {exc}"), file=sys.stderr)

@@ -18,6 +18,12 @@ from btp_release.module.artifact import (
     verify_module,
 )
 from btp_release.module.descriptor import build_descriptor, descriptor_yaml, local_blob_digest
+from btp_release.module.releasemeta import (
+    ChannelMapping,
+    release_meta_yaml,
+    render_release_meta,
+    validate_release_meta,
+)
 from btp_release.module.security import SecurityConfig, WhiteSource, image_name_and_tag
 from btp_release.module.spec import CustomStateCheck, GroupVersionKind, ManagerRef, ModuleInputs, ModuleSpec
 from btp_release.module.template import (
@@ -45,6 +51,7 @@ __all__ = [
     "OCTET_STREAM",
     "TEMPLATE_CONTROL_PLANE_FILE",
     "TEMPLATE_FILE",
+    "ChannelMapping",
     "CustomStateCheck",
     "GroupVersionKind",
     "ManagerRef",
@@ -65,12 +72,15 @@ __all__ = [
     "local_blob_digest",
     "push_module",
     "read_module",
+    "release_meta_yaml",
+    "render_release_meta",
     "render_template",
     "select_install_layer",
     "template_files",
     "to_yaml",
     "validate_inputs",
     "validate_object",
+    "validate_release_meta",
     "validate_template",
     "verify_module",
     "write_templates",

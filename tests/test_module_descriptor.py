@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -280,4 +281,204 @@ def test_check_descriptor_reports_schema_violations(mutate: Any, message: str) -
     )
     mutate(descriptor)
     with pytest.raises(InvalidInput, match=re.escape(message)):
+        check_descriptor(descriptor)
+
+
+# --- the 2023 descriptor from a scanner config of today --------------------------------------------------
+
+
+def test_legacy_descriptor_reads_bdba_and_mend_and_invents_no_labels() -> None:
+    security = SecurityConfig.parse(
+        "module-name: btp-operator\nkind: kyma\nrc-tag: 1.2.0\n"
+        "bdba:\n  - europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.0\n"
+        "mend:\n  language: golang-mod\n  exclude: ['**/test/**']\n"
+    )
+    component = build_module(make_spec(), make_inputs(security=security)).descriptor["component"]
+    assert _labels(component["sources"][0]) == {
+        "git.kyma-project.io/ref": "refs/tags/1.2.0",
+        "scan.security.kyma-project.io/dev-branch": "",
+        "scan.security.kyma-project.io/rc-tag": "1.2.0",
+        "scan.security.kyma-project.io/language": "golang-mod",
+        "scan.security.kyma-project.io/exclude": "**/test/**",
+    }
+    assert [r["name"] for r in component["resources"] if r["type"] == "ociImage"] == ["btp-manager"]
+    without_sources = SecurityConfig(
+        module_name="btp-operator", bdba=("europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.0",)
+    )
+    component = build_module(make_spec(), make_inputs(security=without_sources)).descriptor["component"]
+    assert [label["name"] for label in component["sources"][0]["labels"]] == [
+        "git.kyma-project.io/ref",
+        "scan.security.kyma-project.io/dev-branch",
+        "scan.security.kyma-project.io/rc-tag",
+    ]
+
+
+# --- the descriptor of today's shape (modulectl's component constructor) ---------------------------------
+
+PROD = "europe-docker.pkg.dev/kyma-project/prod"
+SAP_OPERATOR = f"{PROD}/external/ghcr.io/sap/sap-btp-service-operator/controller:v0.9.3"
+PROBE = f"{PROD}/ca-bundle-probe:1.2.0"
+# the example manifest with btp-manager's two other images named in the manager's environment
+MANIFEST_WITH_ENV = MANIFEST.replace(
+    b'          args: ["--leader-elect"]\n',
+    b'          args: ["--leader-elect"]\n'
+    b"          env:\n"
+    b"            - name: SAP_BTP_SERVICE_OPERATOR\n"
+    b"              value: " + SAP_OPERATOR.encode() + b"\n"
+    b"            - name: CA_BUNDLE_PROBE\n"
+    b'              value: "' + PROBE.encode() + b'"\n'
+    b"            - name: LOG_FORMAT\n"
+    b"              value: json\n",
+)
+
+
+def current_spec(**overrides: Any) -> Any:
+    values: dict[str, Any] = {
+        "shape": "modulectl",
+        "repository_url": "https://github.com/kyma-project/btp-manager",
+        "team": "kyma/gopher",
+    }
+    values.update(overrides)
+    return make_spec(**values)
+
+
+def test_current_descriptor_field_by_field() -> None:
+    assert MANIFEST_WITH_ENV != MANIFEST
+    artifact = build_module(current_spec(), make_inputs(manifest=MANIFEST_WITH_ENV))
+    component = artifact.descriptor["component"]
+    assert artifact.descriptor["meta"] == {"schemaVersion": "v2"}
+    assert (component["name"], component["version"]) == ("kyma-project.io/module/btp-operator", "1.2.0")
+    assert json.loads(component["provider"]) == {
+        "name": "kyma-project.io",
+        "labels": [{"name": "kyma-project.io/built-by", "value": "btp-release", "version": "v1"}],
+    }
+    assert component["labels"] == [
+        {"name": "operator.kyma-project.io/beta", "value": "false", "version": "v1"},
+        {"name": "operator.kyma-project.io/internal", "value": "false", "version": "v1"},
+        {"name": "operator.kyma-project.io/requiresDowntime", "value": "false", "version": "v1"},
+        {"name": "operator.kyma-project.io/is-cluster-scoped", "value": "false", "version": "v1"},
+        {"name": "security.kyma-project.io/scan", "value": "enabled", "version": "v1"},
+        {
+            "name": "cloud.gardener.cnudie/responsibles",
+            "value": [
+                {"github_hostname": "github.tools.sap", "teamname": "kyma/gopher", "type": "githubTeam"}
+            ],
+            "version": "v1",
+        },
+    ]
+    assert component["sources"] == [
+        {
+            "name": "module-sources",
+            "type": "Github",
+            "version": "1.2.0",
+            "access": {
+                "type": "gitHub",
+                "repoUrl": "https://github.com/kyma-project/btp-manager",
+                "commit": COMMIT,
+            },
+        }
+    ]
+    assert component["componentReferences"] == []
+    scan_label = [
+        {"name": "scan.security.kyma-project.io/type", "value": "third-party-image", "version": "v1"}
+    ]
+
+    def image(name: str, version: str, reference: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": "ociArtifact",
+            "relation": "external",
+            "version": version,
+            "access": {"type": "ociArtifact", "imageReference": reference},
+            "labels": scan_label,
+        }
+
+    assert component["resources"] == [
+        image("btp-manager", "1.2.0", f"{PROD}/btp-manager:1.2.0"),
+        image("ca-bundle-probe", "1.2.0", PROBE),
+        image("controller", "v0.9.3", SAP_OPERATOR),
+        {
+            "name": "raw-manifest",
+            "type": "yaml",
+            "relation": "local",
+            "version": "1.2.0",
+            "access": {
+                "type": "localBlob",
+                "localReference": sha256_digest(MANIFEST_WITH_ENV),
+                "mediaType": "application/octet-stream",
+            },
+        },
+        {
+            "name": "default-cr",
+            "type": "yaml",
+            "relation": "local",
+            "version": "1.2.0",
+            "access": {
+                "type": "localBlob",
+                "localReference": sha256_digest(DEFAULT_CR),
+                "mediaType": "application/octet-stream",
+            },
+        },
+    ]
+    check_descriptor(artifact.descriptor)
+    assert yaml.safe_load(descriptor_yaml(artifact.descriptor)) == artifact.descriptor
+
+
+def test_current_descriptor_images_come_from_the_manifest_not_the_scanner_config() -> None:
+    stale = SecurityConfig(module_name="btp-operator", bdba=(f"{PROD}/btp-manager:1.1.0",))
+    component = build_module(current_spec(), make_inputs(security=stale)).descriptor["component"]
+    images = [r["access"]["imageReference"] for r in component["resources"] if r["relation"] == "external"]
+    assert images == [f"{PROD}/btp-manager:1.2.0"]
+    assert "labels" not in component["sources"][0]  # modulectl dropped the scanner-config source labels
+
+
+def test_current_descriptor_component_labels_follow_the_spec() -> None:
+    spec = current_spec(beta=True, internal=True, requires_downtime=True, security_scan_enabled=False)
+    labels = _labels(build_module(spec, make_inputs()).descriptor["component"])
+    assert labels == {
+        "operator.kyma-project.io/beta": "true",
+        "operator.kyma-project.io/internal": "true",
+        "operator.kyma-project.io/requiresDowntime": "true",
+        "operator.kyma-project.io/is-cluster-scoped": "false",
+    }
+
+
+def test_current_descriptor_cluster_scope_comes_from_the_default_crs_crd() -> None:
+    cluster = MANIFEST.replace(b"scope: Namespaced", b"scope: Cluster")
+    assert cluster != MANIFEST
+    labels = _labels(build_module(current_spec(), make_inputs(manifest=cluster)).descriptor["component"])
+    assert labels["operator.kyma-project.io/is-cluster-scoped"] == "true"
+    overridden = current_spec(cluster_scoped=False)
+    labels = _labels(build_module(overridden, make_inputs(manifest=cluster)).descriptor["component"])
+    assert labels["operator.kyma-project.io/is-cluster-scoped"] == "false"
+    no_cr = build_module(current_spec(default_cr_path=None), make_inputs(manifest=cluster, default_cr=None))
+    assert _labels(no_cr.descriptor["component"])["operator.kyma-project.io/is-cluster-scoped"] == "false"
+
+
+def test_current_descriptor_without_team_names_no_responsibles(caplog: pytest.LogCaptureFixture) -> None:
+    labels = _labels(build_module(current_spec(team=None), make_inputs()).descriptor["component"])
+    assert labels["security.kyma-project.io/scan"] == "enabled"
+    assert "cloud.gardener.cnudie/responsibles" not in labels
+    assert "no team is set" in caplog.text
+
+
+def test_current_descriptor_digested_images_and_duplicates() -> None:
+    digest = "c7742da01aa7ee169d59e58a91c35da9c13e67f555dcd8b2ada15887aa619e6c"
+    spec = current_spec()
+    descriptor = build_descriptor(
+        spec, [], images=[f"gcr.io/distroless/static@sha256:{digest}", "postgres:15.3"]
+    )
+    static, postgres = descriptor["component"]["resources"]
+    assert (static["name"], static["version"]) == ("static-c7742da0", "0.0.0+sha256.c7742da01aa7")
+    assert (postgres["name"], postgres["version"]) == ("postgres", "0.0.0-15.3")
+    with pytest.raises(
+        InvalidInput, match=r"postgres used twice \(images postgres:15.3, a.io/postgres:16.1.0\)"
+    ):
+        build_descriptor(spec, [], images=["postgres:15.3", "a.io/postgres:16.1.0"])
+
+
+def test_check_descriptor_wants_the_v2_provider_as_a_string() -> None:
+    descriptor = build_descriptor(current_spec(), [])
+    descriptor["component"]["provider"] = json.loads(descriptor["component"]["provider"])
+    with pytest.raises(InvalidInput, match=re.escape("component.provider must be a string")):
         check_descriptor(descriptor)

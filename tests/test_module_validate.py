@@ -257,6 +257,29 @@ def test_image_mismatch_warns_or_fails(caplog: pytest.LogCaptureFixture) -> None
     build_module(make_spec(), make_inputs(), image_mismatch="error")  # the example matches
 
 
+def test_image_mismatch_names_the_bdba_list_and_counts_env_images() -> None:
+    probe = "europe-docker.pkg.dev/kyma-project/prod/ca-bundle-probe:1.2.0"
+    manifest = MANIFEST.replace(
+        b'          args: ["--leader-elect"]\n',
+        b'          args: ["--leader-elect"]\n          env: [{name: PROBE, value: "'
+        + probe.encode()
+        + b'"}]\n',
+    )
+    assert manifest != MANIFEST
+    security = SecurityConfig(
+        module_name="btp-operator", bdba=("europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.0",)
+    )
+    inputs = make_inputs(manifest=manifest, security=security)
+    with pytest.raises(ValidationFailed) as raised:
+        build_module(make_spec(shape="modulectl"), inputs, image_mismatch="error")
+    assert [p.message for p in raised.value.problems] == [
+        f"image {probe} is not in the bdba list of sec-scanners-config.yaml"
+    ]
+    build_module(make_spec(), inputs, image_mismatch="error")  # the 2023 shape does not read env values
+    checked = validate_inputs(make_spec(shape="modulectl"), make_inputs(manifest=manifest, security=None))
+    assert checked.images == ("europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.0", probe)
+
+
 def test_template_validation_uses_the_declared_version() -> None:
     template: dict[str, Any] = {
         "apiVersion": "operator.kyma-project.io/v1beta2",

@@ -174,9 +174,12 @@ def build_module(
     spec: ModuleSpec, inputs: ModuleInputs | None = None, *, image_mismatch: ImageMismatch = "warn"
 ) -> ModuleArtifact:
     """Validate the inputs (``ValidationFailed`` lists every problem) and build the artifact; no I/O
-    besides reading the files ``spec`` names when ``inputs`` is not given."""
+    besides reading the files ``spec`` names when ``inputs`` is not given.
+
+    The manifest is parsed once, by the validation; the images it deploys and the scope of the default
+    CR's CRD found there go into the descriptor of the current (modulectl) shape."""
     inputs = inputs if inputs is not None else ModuleInputs.load(spec)
-    validate_inputs(spec, inputs, image_mismatch=image_mismatch)
+    checked = validate_inputs(spec, inputs, image_mismatch=image_mismatch)
     contents: list[tuple[LocalBlob, bytes]] = []
     if inputs.manifest is not None:
         contents.append(
@@ -195,7 +198,13 @@ def build_module(
     if inputs.default_cr is not None and spec.default_cr_layer:
         digest = sha256_digest(inputs.default_cr)
         contents.append((LocalBlob(RESOURCE_DEFAULT_CR, "yaml", OCTET_STREAM, digest), inputs.default_cr))
-    descriptor = build_descriptor(spec, [blob for blob, _ in contents], inputs.security)
+    descriptor = build_descriptor(
+        spec,
+        [blob for blob, _ in contents],
+        inputs.security,
+        images=checked.images,
+        cluster_scoped=checked.default_cr_cluster_scoped,
+    )
     return assemble_artifact(descriptor, contents)
 
 

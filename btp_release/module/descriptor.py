@@ -2,12 +2,20 @@
 
 Pure: the descriptor is a plain ``dict`` (it is embedded as is into the ModuleTemplate) and
 :func:`descriptor_yaml` renders it deterministically (sorted keys, like the Go YAML the Kyma CLI wrote).
-Field set and names follow ``spec/kyma-module.md``; required fields and name patterns are those of
-ocm-spec's ``compdesc/v2`` JSON schema and are checked by :func:`check_descriptor`.
+Required fields and name patterns are those of ocm-spec's ``compdesc/v2`` JSON schema and are checked by
+:func:`check_descriptor`. Two shapes, after ``spec.shape``:
+
+- ``legacy-2023`` (``spec/kyma-module.md``): what the Kyma CLI of 2023 wrote — the scanner config's
+  images as ``ociImage`` resources and its settings as ``scan.security.kyma-project.io/*`` source labels;
+- ``modulectl``: what modulectl's component constructor describes today (``kyma-today.md`` section 3) —
+  one ``ociArtifact`` resource per image the manifest deploys, the component labels ``beta``,
+  ``internal``, ``requiresDowntime``, ``is-cluster-scoped``, the scan switch and the responsible team;
+  no scanner-config labels (modulectl dropped them).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,8 +24,9 @@ import attrs
 import yaml
 
 from btp_release.errors import InvalidInput
-from btp_release.module.security import SecurityConfig, image_name_and_tag
+from btp_release.module.security import SecurityConfig, image_name_and_tag, parse_image_reference
 from btp_release.module.spec import AccessStyle, ModuleSpec
+from btp_release.redaction import get_logger
 
 __all__ = [
     "RESOURCE_CHART",
@@ -27,9 +36,12 @@ __all__ = [
     "build_descriptor",
     "check_descriptor",
     "descriptor_yaml",
+    "image_resource_name_and_version",
     "local_blob_digest",
     "local_resources",
 ]
+
+log = get_logger(__name__)
 
 RESOURCE_RAW_MANIFEST = "raw-manifest"
 RESOURCE_DEFAULT_CR = "default-cr"
@@ -39,6 +51,21 @@ LABEL_GIT_REF = "git.kyma-project.io/ref"
 LABEL_SCAN_ENABLED = "security.kyma-project.io/scan"
 LABEL_SCAN_PREFIX = "scan.security.kyma-project.io/"
 LABEL_IMAGE_TYPE = LABEL_SCAN_PREFIX + "type"
+# Component labels of the current shape (modulectl internal/service/create, lifecycle-manager api/shared).
+LABEL_BETA = "operator.kyma-project.io/beta"
+LABEL_INTERNAL = "operator.kyma-project.io/internal"
+LABEL_REQUIRES_DOWNTIME = "operator.kyma-project.io/requiresDowntime"
+LABEL_CLUSTER_SCOPED = "operator.kyma-project.io/is-cluster-scoped"
+LABEL_RESPONSIBLES = "cloud.gardener.cnudie/responsibles"
+LABEL_BUILT_BY = "kyma-project.io/built-by"
+BUILT_BY = "btp-release"
+RESPONSIBLES_HOST = "github.tools.sap"
+# modulectl's versions of image tags: SemVer with an optional leading v (its constructor's pattern).
+_IMAGE_SEMVER = re.compile(
+    r"^v?(\d+)\.(\d+)\.(\d+)"
+    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+)
 
 _IDENTITY_KEY = re.compile(r"^[a-z0-9]([-_+a-z0-9]*[a-z0-9])?$")
 _RELAXED_SEMVER = re.compile(
@@ -59,7 +86,7 @@ class LocalBlob:
     digest: str
 
 
-def _label(name: str, value: str) -> dict[str, str]:
+def _label(name: str, value: Any) -> dict[str, Any]:
     return {"name": name, "value": value, "version": "v1"}
 
 
@@ -69,16 +96,20 @@ def _access(blob: LocalBlob, style: AccessStyle) -> dict[str, str]:
     return {"type": "localBlob", "localReference": blob.digest, "mediaType": blob.media_type}
 
 
-def _source_labels(spec: ModuleSpec, security: SecurityConfig | None) -> list[dict[str, str]]:
+def _source_labels(spec: ModuleSpec, security: SecurityConfig | None) -> list[dict[str, Any]]:
     labels = [_label(LABEL_GIT_REF, spec.resolved_git_ref)]
     if security is not None:
-        # Order and empty-string defaults as the Kyma CLI (autumn 2023) wrote them.
+        # Order and empty-string dev-branch/rc-tag as the Kyma CLI (autumn 2023) wrote them; language and
+        # exclude only when the file has them (mend, or whitesource in the old format): nothing invented.
         labels += [
             _label(LABEL_SCAN_PREFIX + "dev-branch", security.dev_branch or ""),
             _label(LABEL_SCAN_PREFIX + "rc-tag", security.rc_tag or ""),
-            _label(LABEL_SCAN_PREFIX + "language", security.whitesource.language),
-            _label(LABEL_SCAN_PREFIX + "exclude", ",".join(security.whitesource.exclude)),
         ]
+        scan = security.source_scan
+        if scan is not None and scan.language is not None:
+            labels.append(_label(LABEL_SCAN_PREFIX + "language", scan.language))
+        if scan is not None and scan.exclude is not None:
+            labels.append(_label(LABEL_SCAN_PREFIX + "exclude", ",".join(scan.exclude)))
     return labels
 
 
@@ -94,14 +125,122 @@ def _image_resource(image: str) -> dict[str, Any]:
     }
 
 
-def build_descriptor(
-    spec: ModuleSpec, local_blobs: Sequence[LocalBlob], security: SecurityConfig | None = None
-) -> dict[str, Any]:
-    """The component descriptor: one source, the local blobs, one ``ociImage`` per Protecode image.
+def _ocm_tag(tag: str) -> str:
+    """A tag as an OCM pre-release: characters other than ``[A-Za-z0-9.-]`` become ``-``."""
+    normalized = re.sub(r"[^a-zA-Z0-9.-]", "-", tag).strip("-.")
+    return normalized or "unknown"
 
-    Local resources get the component version (``v1.2.0``); image resources their tag (``1.2.0``).
-    Raises ``InvalidInput`` if two resources would share a name (OCM identities must be unique).
+
+def image_resource_name_and_version(image: str) -> tuple[str, str]:
+    """The resource name and version modulectl's component constructor gives an image.
+
+    Name: the image's last path element, plus ``-<first 8 hex of the digest>`` when it is digested.
+    Version: the tag if it is SemVer (``v`` allowed), else ``0.0.0-<tag>``; when digested, plus
+    ``+sha256.<first 12 hex>`` (``0.0.0+sha256.<12 hex>`` without tag). ``InvalidInput`` if ``image``
+    is not an image reference, has neither tag nor digest, or is tagged ``latest``/``main`` (modulectl
+    refuses those too).
     """
+    reference = parse_image_reference(image)
+    tag, digest = reference.tag, reference.digest_hex
+    if tag is not None and tag.lower() in ("latest", "main"):
+        raise InvalidInput(f"image {image}: the tag {tag!r} is not allowed in a release; name a version")
+    if tag is None and digest is None:
+        raise InvalidInput(f"image {image} has neither a tag nor a digest; name a version")
+    if tag is None:
+        version = "0.0.0"
+    elif _IMAGE_SEMVER.match(tag):
+        version = tag
+    else:
+        version = f"0.0.0-{_ocm_tag(tag)}"
+    if digest is None:
+        return reference.name, version
+    return f"{reference.name}-{digest[:8]}", f"{version}+sha256.{digest[:12]}"
+
+
+def _artifact_resource(image: str) -> dict[str, Any]:
+    name, version = image_resource_name_and_version(image)
+    return {
+        "name": name,
+        "type": "ociArtifact",
+        "relation": "external",
+        "version": version,
+        "access": {"type": "ociArtifact", "imageReference": image},
+        "labels": [_label(LABEL_IMAGE_TYPE, "third-party-image")],
+    }
+
+
+def _provider(spec: ModuleSpec) -> str:
+    """The provider with the ``kyma-project.io/built-by`` label, as OCM writes a labelled provider in
+    schema v2 (where ``provider`` is a string): the JSON of ``{name, labels}``. modulectl's constructor
+    labels its components ``built-by: modulectl``; this library is not modulectl, so the value is
+    ``btp-release``."""
+    provider = {"name": spec.provider, "labels": [_label(LABEL_BUILT_BY, BUILT_BY)]}
+    return json.dumps(provider, separators=(",", ":"))
+
+
+def _component_labels(spec: ModuleSpec, cluster_scoped: bool) -> list[dict[str, Any]]:
+    """modulectl's component labels, in its order; the scan switch and responsibles only when the
+    security scan is enabled."""
+    labels = [
+        _label(name, "true" if value else "false")
+        for name, value in (
+            (LABEL_BETA, spec.beta),
+            (LABEL_INTERNAL, spec.internal),
+            (LABEL_REQUIRES_DOWNTIME, spec.requires_downtime),
+            (LABEL_CLUSTER_SCOPED, cluster_scoped),
+        )
+    ]
+    if spec.security_scan_enabled:
+        labels.append(_label(LABEL_SCAN_ENABLED, "enabled"))
+        if spec.team:
+            responsible = {"github_hostname": RESPONSIBLES_HOST, "teamname": spec.team, "type": "githubTeam"}
+            labels.append(_label(LABEL_RESPONSIBLES, [responsible]))
+        else:
+            log.warning(
+                "component %s: the security scan is enabled but no team is set, so the descriptor names no "
+                "responsibles (modulectl refuses this; set the module's team, kyma/<team>)",
+                spec.component_name,
+            )
+    return labels
+
+
+def _check_unique(spec: ModuleSpec, resources: Sequence[Mapping[str, Any]]) -> None:
+    names = [r["name"] for r in resources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        images = [
+            r["access"]["imageReference"]
+            for r in resources
+            if r["name"] in duplicates and "imageReference" in r["access"]
+        ]
+        raise InvalidInput(
+            f"component {spec.component_name}: resource name(s) {', '.join(duplicates)} used twice"
+            + (f" (images {', '.join(images)})" if images else ""),
+            hint="two images with the same last path element, or an image named like a local blob",
+        )
+
+
+def build_descriptor(
+    spec: ModuleSpec,
+    local_blobs: Sequence[LocalBlob],
+    security: SecurityConfig | None = None,
+    *,
+    images: Sequence[str] = (),
+    cluster_scoped: bool = False,
+) -> dict[str, Any]:
+    """The component descriptor of ``spec.shape``.
+
+    ``legacy-2023``: one source with the git ref and scanner labels, the local blobs, one ``ociImage``
+    per image of the scanner config (``images`` and ``cluster_scoped`` are not used).
+    ``modulectl``: one ``ociArtifact`` per entry of ``images`` (the images the manifest deploys, see
+    :func:`~btp_release.module.validate.collect_manifest_images`), then the local blobs; the component
+    labels with ``is-cluster-scoped`` = ``spec.cluster_scoped`` if set, else ``cluster_scoped``.
+
+    Local resources get the component version; image resources their tag. Raises ``InvalidInput`` if
+    two resources would share a name (OCM identities must be unique).
+    """
+    if spec.shape == "modulectl":
+        return _modulectl_descriptor(spec, local_blobs, images, cluster_scoped)
     version = spec.component_version
     resources: list[dict[str, Any]] = [
         {
@@ -114,14 +253,8 @@ def build_descriptor(
         for blob in local_blobs
     ]
     if security is not None:
-        resources += [_image_resource(image) for image in security.protecode]
-    names = [r["name"] for r in resources]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InvalidInput(
-            f"component {spec.component_name}: resource name(s) {', '.join(duplicates)} used twice",
-            hint="two Protecode images with the same last path element, or an image named like a local blob",
-        )
+        resources += [_image_resource(image) for image in security.images]
+    _check_unique(spec, resources)
     component: dict[str, Any] = {
         "name": spec.component_name,
         "version": version,
@@ -143,6 +276,47 @@ def build_descriptor(
     }
     if security is not None:
         component["labels"] = [_label(LABEL_SCAN_ENABLED, "enabled")]
+    descriptor = {"meta": {"schemaVersion": "v2"}, "component": component}
+    check_descriptor(descriptor)
+    return descriptor
+
+
+def _modulectl_descriptor(
+    spec: ModuleSpec, local_blobs: Sequence[LocalBlob], images: Sequence[str], cluster_scoped: bool
+) -> dict[str, Any]:
+    version = spec.component_version
+    resources = [_artifact_resource(image) for image in dict.fromkeys(images)]
+    resources += [
+        {
+            "name": blob.name,
+            "type": blob.type,
+            "relation": "local",
+            "version": version,
+            "access": _access(blob, spec.access_style),
+        }
+        for blob in local_blobs
+    ]
+    _check_unique(spec, resources)
+    scoped = spec.cluster_scoped if spec.cluster_scoped is not None else cluster_scoped
+    component: dict[str, Any] = {
+        "name": spec.component_name,
+        "version": version,
+        "provider": _provider(spec),
+        "labels": _component_labels(spec, scoped),
+        "repositoryContexts": [
+            {"type": "ociRegistry", "baseUrl": spec.registry_base_url, "componentNameMapping": "urlPath"}
+        ],
+        "sources": [
+            {
+                "name": "module-sources",
+                "type": "Github",
+                "version": version,
+                "access": {"type": "gitHub", "repoUrl": spec.info_repository, "commit": spec.source_commit},
+            }
+        ],
+        "componentReferences": [],
+        "resources": resources,
+    }
     descriptor = {"meta": {"schemaVersion": "v2"}, "component": component}
     check_descriptor(descriptor)
     return descriptor
@@ -207,6 +381,8 @@ def check_descriptor(descriptor: Mapping[str, Any]) -> None:
     ):
         if key not in component:
             problems.append(f"component.{key} is required")
+    if "provider" in component and not isinstance(component["provider"], str):
+        problems.append("component.provider must be a string (v2 writes a labelled provider as its JSON)")
     if not _RELAXED_SEMVER.match(str(component.get("version", ""))):
         problems.append(f"component.version {component.get('version')!r} is not a (relaxed) SemVer")
     elements = [("sources", s) for s in component.get("sources") or ()]

@@ -4,7 +4,8 @@
   ``metadata.name``;
 - the default CR validates against its CRD's ``openAPIV3Schema`` when the manifest contains that CRD;
 - a ModuleTemplate validates against the bundled lifecycle-manager CRD version it declares (``crds/``);
-- the images the manifest's workloads run match the Protecode list of the security config (warning or
+- the images the manifest deploys (:func:`collect_manifest_images`; for the current shape as modulectl
+  finds them, ``latest``/``main`` refused) match the image list of the security config (warning or
   error, by option).
 
 Problems are collected, not raised one by one: :class:`ValidationFailed` (an ``InvalidInput``) lists every
@@ -26,8 +27,8 @@ import attrs
 import yaml
 
 from btp_release.errors import InvalidInput
-from btp_release.module.security import SecurityConfig
-from btp_release.module.spec import ModuleInputs, ModuleSpec
+from btp_release.module.security import SecurityConfig, is_image_candidate, parse_image_reference
+from btp_release.module.spec import ModuleInputs, ModuleSpec, TemplateShape
 from btp_release.redaction import get_logger
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ValidationFailed",
     "bundled_crd",
     "check_images",
+    "collect_manifest_images",
     "crd_json_schema",
     "find_crd",
     "manifest_images",
@@ -271,22 +273,125 @@ def validate_template(
     return validate_object(template, bundled_crd(crd_set), file=file)
 
 
-def manifest_images(documents: Iterable[Document]) -> list[str]:
-    """Images of the containers and init containers of Deployments, Pods, Jobs… (sorted, unique)."""
+# modulectl lists the images of these kinds only (its manifest content provider): containers, init
+# containers and the environment variable values of both.
+MODULECTL_IMAGE_KINDS = ("Deployment", "StatefulSet")
+_DISALLOWED_TAGS = ("latest", "main")
+
+
+def _pod_spec(document: Document, path: Sequence[str]) -> Mapping[str, Any] | None:
+    pod: Any = document.body
+    for key in path:
+        pod = pod.get(key) if isinstance(pod, Mapping) else None
+    return pod if isinstance(pod, Mapping) else None
+
+
+def _legacy_images(documents: Iterable[Document]) -> list[str]:
     images: set[str] = set()
     for document in documents:
         path = WORKLOAD_POD_SPEC.get(document.kind)
-        if path is None:
-            continue
-        pod: Any = document.body
-        for key in path:
-            pod = pod.get(key) if isinstance(pod, Mapping) else None
-        if not isinstance(pod, Mapping):
+        pod = _pod_spec(document, path) if path is not None else None
+        if pod is None:
             continue
         for container in [*(pod.get("containers") or ()), *(pod.get("initContainers") or ())]:
             if isinstance(container, Mapping) and isinstance(container.get("image"), str):
                 images.add(container["image"])
     return sorted(images)
+
+
+def _image_candidates(
+    document: Document, pod: Mapping[str, Any], prefix: str
+) -> list[tuple[str, str, str, bool]]:
+    """(value, field path, whose, from an env variable) of every container image and image-like
+    environment variable value of a pod spec."""
+    found: list[tuple[str, str, str, bool]] = []
+    for field in ("containers", "initContainers"):
+        containers = pod.get(field)
+        for index, container in enumerate(containers if isinstance(containers, list) else ()):
+            if not isinstance(container, Mapping):
+                continue
+            where = f"{prefix}.{field}[{index}]"
+            owner = f"{document.kind} {document.name}, container {container.get('name')}"
+            if isinstance(container.get("image"), str):
+                found.append((container["image"], f"{where}.image", owner, False))
+            env = container.get("env")
+            for number, variable in enumerate(env if isinstance(env, list) else ()):
+                value = variable.get("value") if isinstance(variable, Mapping) else None
+                if isinstance(value, str) and is_image_candidate(value):
+                    at, whose = f"{where}.env[{number}].value", f"{owner}, env {variable.get('name')}"
+                    found.append((value, at, whose, True))
+    return found
+
+
+def _image_problem(value: str, *, env: bool) -> str | None:
+    """Why ``value`` cannot be a release's image (modulectl's rules), or ``None`` if it can."""
+    try:
+        reference = parse_image_reference(value)
+    except InvalidInput as exc:
+        if env:
+            return f"{exc.message} (the value has a ':' or '@', so modulectl takes it for an image)"
+        return exc.message
+    if reference.tag is None and reference.digest is None:
+        return f"image {value} has no tag (it would run as :latest); name a version"
+    if reference.tag is not None and reference.tag.lower() in _DISALLOWED_TAGS:
+        return (
+            f"image {value}: the tag {reference.tag!r} is not allowed (latest and main move); name a version"
+        )
+    return None
+
+
+def collect_manifest_images(
+    documents: Iterable[Document], *, file: str = "manifest", shape: TemplateShape = "legacy-2023"
+) -> tuple[list[str], list[Problem]]:
+    """The images the manifest deploys, each once, sorted; and the problems of those it must not.
+
+    ``modulectl`` shape (what modulectl's ``create`` lists in the component descriptor): Deployments and
+    StatefulSets; their containers' and init containers' ``image`` and every environment variable value
+    of those containers that looks like an image reference (:func:`~btp_release.module.security.
+    is_image_candidate`). Tags ``latest`` and ``main`` (any case), container images without tag or
+    digest and image-like values that do not parse are problems naming the image and where it is
+    (modulectl refuses them too — except an untagged container image, which it silently leaves out and
+    which would run as ``:latest``). Images of other workload kinds are not listed, as in modulectl;
+    that is logged.
+
+    ``legacy-2023`` shape: the container and init container images of every workload kind, unchecked
+    (the 2023 behaviour).
+    """
+    documents = list(documents)
+    if shape != "modulectl":
+        return _legacy_images(documents), []
+    images: set[str] = set()
+    problems: list[Problem] = []
+    for document in documents:
+        path = WORKLOAD_POD_SPEC.get(document.kind)
+        pod = _pod_spec(document, path) if path is not None else None
+        if pod is None:
+            continue
+        prefix = "." + ".".join(path or ())
+        if document.kind not in MODULECTL_IMAGE_KINDS:
+            found = _legacy_images([document])
+            if found:
+                log.warning(
+                    "%s: images of %s %s are not listed in the component descriptor (modulectl lists "
+                    "Deployment and StatefulSet images only): %s",
+                    file,
+                    document.kind,
+                    document.name,
+                    ", ".join(found),
+                )
+            continue
+        for value, at, owner, from_env in _image_candidates(document, pod, prefix):
+            problem = _image_problem(value, env=from_env)
+            if problem is None:
+                images.add(value)
+            else:
+                problems.append(Problem(file, f"{owner}: {problem}", document.index, at))
+    return sorted(images), problems
+
+
+def manifest_images(documents: Iterable[Document], *, shape: TemplateShape = "legacy-2023") -> list[str]:
+    """The images the manifest deploys (see :func:`collect_manifest_images`), without the problems."""
+    return collect_manifest_images(documents, shape=shape)[0]
 
 
 def check_images(
@@ -296,15 +401,19 @@ def check_images(
     file: str,
     on_mismatch: ImageMismatch = "warn",
     security_file: str = "sec-scanners-config.yaml",
+    shape: TemplateShape = "legacy-2023",
+    images: Sequence[str] | None = None,
 ) -> list[Problem]:
-    """Compare manifest images with the Protecode list; log (``warn``) or return (``error``) problems."""
-    in_manifest = set(manifest_images(documents))
-    scanned = set(security.protecode)
+    """Compare the manifest's images (``images`` if already collected) with the scanner config's image
+    list (``bdba`` or ``protecode``); log (``warn``) or return (``error``) the differences."""
+    in_manifest = set(manifest_images(documents, shape=shape) if images is None else images)
+    scanned = set(security.images)
+    key = security.images_key or "bdba"
     problems = [
-        Problem(file, f"image {image} is not in the protecode list of {security_file}")
+        Problem(file, f"image {image} is not in the {key} list of {security_file}")
         for image in sorted(in_manifest - scanned)
     ] + [
-        Problem(security_file, f"protecode image {image} is not used by any workload in {file}")
+        Problem(security_file, f"{key} image {image} is not used by any workload in {file}")
         for image in sorted(scanned - in_manifest)
     ]
     if on_mismatch == "warn":
@@ -316,10 +425,23 @@ def check_images(
 
 @attrs.frozen
 class CheckedInputs:
-    """The parsed manifest documents and default CR of inputs that passed :func:`validate_inputs`."""
+    """What :func:`validate_inputs` parsed: the manifest documents, the default CR and the images the
+    manifest deploys (:func:`collect_manifest_images` for the spec's shape)."""
 
     documents: tuple[Document, ...]
     default_cr: Mapping[str, Any] | None
+    images: tuple[str, ...] = ()
+
+    @property
+    def default_cr_cluster_scoped(self) -> bool:
+        """Whether the default CR's CRD in the manifest is ``Cluster``-scoped (modulectl's rule for
+        ``operator.kyma-project.io/is-cluster-scoped``); ``False`` without default CR or CRD."""
+        if self.default_cr is None:
+            return False
+        crd = find_crd(
+            self.documents, str(self.default_cr.get("apiVersion", "")), str(self.default_cr.get("kind", ""))
+        )
+        return crd is not None and (crd.get("spec") or {}).get("scope") == "Cluster"
 
 
 def parse_default_cr(data: bytes, *, file: str) -> tuple[Mapping[str, Any] | None, list[Problem]]:
@@ -373,6 +495,10 @@ def validate_inputs(
                 )
             else:
                 problems.append(_no_crd_problem(default_cr, documents, inputs))
+    images: list[str] = []
+    if inputs.manifest is not None:
+        images, found = collect_manifest_images(documents, file=inputs.manifest_name, shape=spec.shape)
+        problems += found
     if inputs.security is not None and inputs.manifest is not None:
         problems += check_images(
             documents,
@@ -380,6 +506,8 @@ def validate_inputs(
             file=inputs.manifest_name,
             on_mismatch=image_mismatch,
             security_file=str(spec.security_config_path or "security config"),
+            shape=spec.shape,
+            images=images,
         )
     _raise_if(f"module {spec.component_name} {spec.component_version}", problems)
-    return CheckedInputs(tuple(documents), default_cr)
+    return CheckedInputs(tuple(documents), default_cr, tuple(images))

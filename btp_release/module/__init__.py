@@ -18,6 +18,7 @@ from btp_release.module.artifact import (
     verify_module,
 )
 from btp_release.module.descriptor import build_descriptor, descriptor_yaml, local_blob_digest
+from btp_release.module.moduleconfig import ModuleConfig, ModuleConfigError, UrlOrPath
 from btp_release.module.releasemeta import (
     ChannelMapping,
     release_meta_yaml,
@@ -56,11 +57,14 @@ __all__ = [
     "GroupVersionKind",
     "ManagerRef",
     "ModuleArtifact",
+    "ModuleConfig",
+    "ModuleConfigError",
     "ModuleContent",
     "ModuleInputs",
     "ModuleSpec",
     "Problem",
     "SecurityConfig",
+    "UrlOrPath",
     "ValidationFailed",
     "WhiteSource",
     "build_descriptor",

@@ -53,6 +53,9 @@ __all__ = [
 from btp_release.errors import InvalidInput
 from btp_release.redaction import redact, register
 
+if typing.TYPE_CHECKING:
+    from btp_release.module.moduleconfig import ModuleConfig
+
 CONFIG_FILE = "btp-release.yaml"
 CredentialsMode = Literal["dummy", "real"]
 
@@ -63,6 +66,8 @@ RESERVED_ASSETS = ("template.yaml", "template_control_plane.yaml", "release-mani
 # BTP_RELEASE_* variables that are not settings: registry credentials, which the CLI reads as secrets.
 _NOT_CONFIG_ENV = frozenset({"BTP_RELEASE_REGISTRY_USERNAME", "BTP_RELEASE_REGISTRY_PASSWORD"})
 _SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
+# Fields that are not settings: where the config lives, and the module-config it read.
+_NOT_SETTINGS = frozenset({"module_dir", "module_config"})
 _GITHUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 _HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")
 _HTTPS_URL = re.compile(r"^https://[^\s/?#@]+(/\S*)?$")
@@ -122,6 +127,9 @@ _HELP = {
     "e2e_required": "refuse to publish without a passed E2E test",
     "insecure_registries": "registries reached over plain HTTP although not on loopback, host[:port]",
     "snapshot_dir": "directory for local release snapshots",
+    "module_config_file": "modulectl module-config.yaml of the module, read when present (empty: none)",
+    "module_config": "the module-config.yaml that was read (not a setting)",
+    "build_image": "build the manager image here (with a module-config and no Dockerfile: off)",
 }
 
 
@@ -186,6 +194,13 @@ class ReleaseConfig:
     # registries reached over plain HTTP although not on loopback
     insecure_registries: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     snapshot_dir: Path = attrs.field(default=Path("dist"), converter=Path)
+    # today's module description, relative to module_dir (settings from it: module_config_settings)
+    module_config_file: Path | None = attrs.field(
+        default=Path("module-config.yaml"), converter=attrs.converters.optional(Path)
+    )
+    build_image: bool = True
+    # Not a setting: the parsed module-config, for what the ModuleTemplate takes from it.
+    module_config: ModuleConfig | None = None
 
     def path(self, relative: Path) -> Path:
         """A configured path resolved against ``module_dir``."""
@@ -216,9 +231,11 @@ class ReleaseConfig:
 def config_fields() -> list[tuple[str, str, str]]:
     """``(field name, config key, one-line help)`` of each setting, in order, for docs and CLI flags.
 
-    ``module_dir`` is left out: it is where the config lives, not a setting."""
+    ``module_dir`` and ``module_config`` are left out: where the config lives and what it read."""
     fields = attrs.fields(ReleaseConfig)
-    return [(f.name, f.name.replace("_", "-"), f.metadata["help"]) for f in fields if f.name != "module_dir"]
+    return [
+        (f.name, f.name.replace("_", "-"), f.metadata["help"]) for f in fields if f.name not in _NOT_SETTINGS
+    ]
 
 
 def load_config(
@@ -234,8 +251,11 @@ def load_config(
     and looks for the configured files; writes nothing. Raises :class:`ConfigError` listing every
     problem: unknown keys (with a suggestion), wrong types, bad values, missing files.
     """
+    from btp_release.module.moduleconfig import ModuleConfig
+
     env = os.environ if environ is None else environ
-    kinds = {name: _kind(tp) for name, tp in typing.get_type_hints(ReleaseConfig).items()}
+    hints = typing.get_type_hints(ReleaseConfig, localns={"ModuleConfig": ModuleConfig})
+    kinds = {name: _kind(tp) for name, tp in hints.items() if name != "module_config"}
     problems: list[str] = []
     path, label, settings = _read_config(Path(module_dir), config_file, problems)
     # Per source: (where, the key as the source spells it, value), how it spells a field, is it text.
@@ -252,8 +272,18 @@ def load_config(
                 origins[name] = where
             except _Invalid as exc:
                 problems.append(f"{where}: {exc}")
+    base = Path(module_dir) if path is None else path.parent
+    module_config = _module_config(base, values, origins, problems) if settings is not None else None
     # As in ModuleSpec, the API version follows the shape unless set: modulectl exists only as v1beta2.
-    config = ReleaseConfig(module_dir=Path(module_dir) if path is None else path.parent, **values)
+    config = ReleaseConfig(module_dir=base, module_config=module_config, **values)
+    if module_config is not None and not ({"build_image", "dockerfile", "build_context"} & origins.keys()):
+        # Today's module repositories build their images in a workflow of their own: with a
+        # module-config, no Dockerfile and no word about one, the release builds none and takes the
+        # manifest's images (which it awaits in their registries). Without a module-config a missing
+        # Dockerfile stays an error: the 2023 flow always builds the manager image.
+        context = config.path(config.build_context)
+        if context.is_dir() and not (context / config.dockerfile).is_file():
+            config = attrs.evolve(config, build_image=False)
 
     def origin(name: str) -> str:
         return origins.get(name, f"{_kebab(name)} (default)")
@@ -408,11 +438,36 @@ def _file_problems(config: ReleaseConfig, origin: Callable[[str], str]) -> list[
         if relative is not None and not config.path(relative).is_file():
             problems.append(f"{origin(name)}: file {config.path(relative)} does not exist")
     context = config.path(config.build_context)
+    if not config.build_image:
+        return problems
     if not context.is_dir():
         problems.append(f"{origin('build_context')}: directory {context} does not exist")
     elif not (dockerfile := context / config.dockerfile).is_file():  # an absolute dockerfile stays as is
         problems.append(f"{origin('dockerfile')}: file {dockerfile} does not exist")
     return problems
+
+
+def _module_config(
+    base: Path, values: dict[str, Any], origins: dict[str, str], problems: list[str]
+) -> ModuleConfig | None:
+    """Read the module-config (when present or asked for) and take the settings it decides into
+    ``values``/``origins`` where no other source set them; its problems go to ``problems``."""
+    from btp_release.module.moduleconfig import ModuleConfig, ModuleConfigError
+    from btp_release.module_config_settings import module_config_path, settings_from_module_config
+
+    path = module_config_path(base, values.get("module_config_file", ReleaseConfig().module_config_file))
+    if path is None or not (path.is_file() or "module_config_file" in origins):
+        return None
+    try:
+        module_config = ModuleConfig.load(path)
+    except ModuleConfigError as exc:
+        problems.extend(f"{exc.source}: {problem}" for problem in exc.problems)
+        return None
+    found, where, more = settings_from_module_config(module_config, base, origins)
+    values.update(found)
+    origins.update(where)
+    problems.extend(more)
+    return module_config
 
 
 def _read_config(

@@ -91,6 +91,9 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "e2e_required": True,
         "insecure_registries": (),
         "snapshot_dir": Path("dist"),
+        "module_config_file": Path("module-config.yaml"),  # read when present; this module has none
+        "build_image": True,
+        "module_config": None,
     }
     assert config == ReleaseConfig(module_dir=module)
     assert config.source_repo_url == "github.com/kyma-project/btp-manager"
@@ -108,7 +111,9 @@ def test_config_error_is_invalid_input_with_exit_code_2() -> None:
 def test_config_fields_cover_every_setting_with_help() -> None:
     fields = config_fields()
     names = [name for name, _, _ in fields]
-    assert names == [a.name for a in attrs.fields(ReleaseConfig) if a.name != "module_dir"]
+    # Not settings: where the config lives, and the module-config it read.
+    not_settings = ("module_dir", "module_config")
+    assert names == [a.name for a in attrs.fields(ReleaseConfig) if a.name not in not_settings]
     assert ("github_repo", "github-repo", "GitHub repository of the module, OWNER/NAME") in fields
     assert all(key == name.replace("_", "-") and help_text for name, key, help_text in fields)
     assert all(a.metadata["help"] for a in attrs.fields(ReleaseConfig))

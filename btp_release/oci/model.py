@@ -94,6 +94,25 @@ class Reference:
             repository, _, tag = path.rpartition(":")
         return cls(host, repository, tag or None, digest or None)
 
+    @classmethod
+    def from_image_name(cls, text: str) -> Reference:
+        """An image name as a Kubernetes manifest spells it, normalised as Docker does: no registry
+        means Docker Hub (``registry-1.docker.io``, one-part names under ``library/``), no tag
+        means ``latest``."""
+        rest, at, digest = text.partition("@")
+        first, slash, _ = rest.partition("/")
+        has_host = slash and ("." in first or ":" in first or first == "localhost")
+        if not has_host:
+            rest = f"docker.io/{rest}"
+        host, _, path = rest.partition("/")
+        if host in ("docker.io", "index.docker.io"):
+            host = "registry-1.docker.io"
+            if "/" not in path:
+                path = f"library/{path}"
+        if ":" not in path.rsplit("/", 1)[-1] and not at:
+            path += ":latest"
+        return cls.parse(f"{host}/{path}{at}{digest}")
+
     @property
     def reference(self) -> str:
         """What goes into ``/v2/<repo>/manifests/<reference>``: the digest if pinned, else the tag."""

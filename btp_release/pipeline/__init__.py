@@ -140,8 +140,14 @@ class ReleasePipeline:
                 )
                 for host in dict.fromkeys((config.module_registry_host, config.image_registry_host))
             }
+
+            def other_registry(host: str) -> RegistryClient:
+                # Where images built elsewhere live: the Docker config's credentials for that host or
+                # none, never BTP_RELEASE_REGISTRY_* (they are for the release's own registries).
+                return RegistryClient(host, insecure=host in config.insecure_registries)
+
             images = None
-            if docker:
+            if docker and config.build_image:
                 from btp_release.images import ImageBuilder
 
                 images = lambda: ImageBuilder.from_environ(env)  # noqa: E731
@@ -153,6 +159,7 @@ class ReleasePipeline:
                 version,
                 github=client,
                 registries=registries,
+                other_registry=other_registry,
                 images=images,
                 e2e_runner=runner,
                 ref=ref or env.get("GITHUB_SHA") or "main",

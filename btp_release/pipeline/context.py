@@ -24,6 +24,8 @@ from btp_release.github import GitHubClient, GitRef, Release
 from btp_release.images import ImageBuild, ImageBuilder
 from btp_release.module import ModuleArtifact, ModuleInputs, ModuleSpec, build_module
 from btp_release.module.manifest import set_manager_image
+from btp_release.module.security import SecurityConfig
+from btp_release.module.validate import manifest_images, parse_documents
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, ArtifactRecord, Provenance, sha256_bytes
 from btp_release.pipeline.runner import E2ERunner
@@ -157,6 +159,8 @@ class ReleaseContext:
     """One version of one module, with the clients to release it.
 
     ``registries`` maps registry hosts to clients (the module and the image registry may be one);
+    ``other_registry`` makes a client for another host (where images built elsewhere live; never
+    with the release's registry credentials), closed with the context;
     ``images`` builds the manager image and may be ``None`` when no Docker daemon is wanted;
     ``reporter`` receives :class:`Event` values; ``now`` (timezone-aware) stamps E2E verdicts.
     ``ref`` is what to release (branch, tag or SHA) when no draft exists yet; a draft's own commit
@@ -173,6 +177,7 @@ class ReleaseContext:
         *,
         github: GitHubClient | None,
         registries: dict[str, RegistryClient],
+        other_registry: Callable[[str], RegistryClient] | None = None,
         images: Callable[[], ImageBuilder] | None = None,
         e2e_runner: E2ERunner | None = None,
         ref: str = "main",
@@ -187,6 +192,8 @@ class ReleaseContext:
         self.version = version if isinstance(version, Version) else Version.parse(version)
         self._github = github
         self.registries = registries
+        self._other_registry = other_registry
+        self._others: dict[str, RegistryClient] = {}
         self._images_factory = images
         self._images: ImageBuilder | None = None
         self.e2e_runner = e2e_runner
@@ -201,6 +208,7 @@ class ReleaseContext:
         self._commit: str | None = None
         self._artifact: ModuleArtifact | None = None
         self._artifact_commit: str | None = None
+        self._security: SecurityConfig | None = None
         self.verify_source = verify_source
         self._worktree: WorkTree | None = None
 
@@ -236,6 +244,9 @@ class ReleaseContext:
         return self._workdir
 
     def close(self) -> None:
+        for client in self._others.values():
+            client.close()
+        self._others.clear()
         if self._images is not None:
             self._images.close()
         if self._scratch is not None:
@@ -266,9 +277,11 @@ class ReleaseContext:
         return self._images_factory is not None
 
     def registry(self, host: str) -> RegistryClient:
-        client = self.registries.get(host)
+        client = self.registries.get(host) or self._others.get(host)
         if client is None:
-            raise InvalidInput(f"no registry client for {host}", hint="pass one in registries=")
+            if self._other_registry is None:
+                raise InvalidInput(f"no registry client for {host}", hint="pass one in registries=")
+            client = self._others[host] = self._other_registry(host)
         return client
 
     def wait_policy(self, timeout: float | None = None) -> WaitPolicy:
@@ -291,8 +304,11 @@ class ReleaseContext:
         return Reference.parse(f"{self.config.image_repo}:{self.version.image_tag}")
 
     def module_spec(self, commit: str) -> ModuleSpec:
+        """The module's spec: settings from the config, the rest of the ModuleTemplate from the
+        module-config (icons, manager, labels, associatedResources, resources, requiresDowntime…)."""
         c = self.config
         return ModuleSpec(
+            **_from_module_config(c),
             component_name=c.module_name,
             version=self.version,
             registry_base_url=c.module_registry,
@@ -307,6 +323,25 @@ class ReleaseContext:
             default_cr_crd_external=c.default_cr_crd_external,
             doc_url=c.documentation_url,
         )
+
+    def module_config_warnings(self) -> list[str]:
+        """What a run says once about the module-config: a version other than the one released
+        (``--version`` wins), keys modulectl no longer reads (and so neither does the release)."""
+        module = self.config.module_config
+        if module is None:
+            return []
+        warnings = []
+        if module.version != self.version:
+            warnings.append(
+                f"{module.source} says version {module.version}; releasing {self.version} (--version)"
+            )
+        if module.ignored:
+            warnings.append(
+                f"{module.source}: {', '.join(module.ignored)} ignored (modulectl no longer reads them)"
+            )
+        if module.unknown:
+            warnings.append(f"{module.source}: unknown key(s) {', '.join(module.unknown)} ignored (a typo?)")
+        return warnings
 
     def unserved_template_warning(self) -> str | None:
         """A word for runs that write v1beta1 ModuleTemplates, which current lifecycle-manager does not
@@ -340,6 +375,7 @@ class ReleaseContext:
         *,
         snapshot: bool,
         unverified_source: tuple[str, ...] = (),
+        images: tuple[str, ...] = (),
     ) -> Provenance:
         """The record of a build of this release: digests and the checksum of every rendered file
         (and, for a snapshot allowed to be dirty, why its files are not those of ``commit``)."""
@@ -348,7 +384,9 @@ class ReleaseContext:
             commit=commit,
             github_repo=self.config.github_repo,
             module=ArtifactRecord(str(self.module_ref), module_digest),
-            image=ArtifactRecord(str(self.image_ref), image_digest),
+            # Without an image built here there is no release image: the manifest's images are all.
+            image=ArtifactRecord(str(self.image_ref) if self.config.build_image else "", image_digest),
+            images=images,
             assets={name: sha256_bytes(data) for name, data in assets.items()},
             tools=self.tool_versions,
             snapshot=snapshot,
@@ -360,12 +398,25 @@ class ReleaseContext:
         spec = self.module_spec("0" * 40)
         return Reference(self.config.module_registry_host, spec.module_repository, spec.component_version)
 
+    def release_security(self, commit: str) -> SecurityConfig | None:
+        """The scanner config as this release ships it (``rc-tag``, its images), if the module has one."""
+        self.build_artifact(commit)
+        return self._security
+
+    def release_images(self, commit: str) -> tuple[str, ...]:
+        """The images the built module's manifest deploys (after the manager image was set)."""
+        spec, artifact = self.build_artifact(commit)
+        if artifact.raw_manifest is None:
+            return ()
+        documents, _ = parse_documents(artifact.raw_manifest, file="raw manifest")
+        return tuple(manifest_images(documents, shape=spec.shape))
+
     def build_artifact(self, commit: str) -> tuple[ModuleSpec, ModuleArtifact]:
         """The module built from the files (validated; deterministic, so cached per commit)."""
         spec = self.module_spec(commit)
         if self._artifact is None or self._artifact_commit != commit:
             inputs = ModuleInputs.load(spec)
-            if self.config.set_manager_image and inputs.manifest is not None:
+            if self.config.build_image and self.config.set_manager_image and inputs.manifest is not None:
                 manifest, replaced = set_manager_image(
                     inputs.manifest,
                     str(self.image_ref),
@@ -376,12 +427,24 @@ class ReleaseContext:
                     log.info("manifest: manager image %s set to %s", ", ".join(replaced), self.image_ref)
                 inputs = attrs.evolve(inputs, manifest=manifest)
             if inputs.security is not None:
-                inputs = attrs.evolve(
-                    inputs, security=inputs.security.for_release(self.version, [str(self.image_ref)])
+                # Today's scanner config lists the manifest's images; the 2023 one the release image.
+                images = (
+                    self.manifest_images(spec, inputs) if spec.shape == "modulectl" else [str(self.image_ref)]
                 )
+                inputs = attrs.evolve(inputs, security=inputs.security.for_release(self.version, images))
+            self._security = inputs.security
             self._artifact = build_module(spec, inputs, image_mismatch=self.config.image_mismatch)
             self._artifact_commit = commit
         return spec, self._artifact
+
+    @staticmethod
+    def manifest_images(spec: ModuleSpec, inputs: ModuleInputs) -> list[str]:
+        """Every image the manifest deploys (today's shape: containers, init containers and
+        environment values of Deployments and StatefulSets, as modulectl counts them)."""
+        if inputs.manifest is None:
+            return []
+        documents, _ = parse_documents(inputs.manifest, file=inputs.manifest_name)
+        return manifest_images(documents, shape=spec.shape)
 
     # -- remote state --------------------------------------------------------------------------
 
@@ -488,7 +551,9 @@ class ReleaseContext:
         image is built here."""
         c = self.config
         paths = [c.path(p) for p in (c.manifest, c.default_cr, c.security_config) if p is not None]
-        if self.has_image_builder:
+        if c.module_config is not None:
+            paths.append(Path(c.module_config.source))
+        if c.build_image and self.has_image_builder:
             paths.append(c.path(c.build_context))
         return paths
 
@@ -528,3 +593,25 @@ class ReleaseContext:
     def release_assets(self) -> tuple[str, ...]:
         """Every asset a finished release has: the rendered files and ``release-manifest.json``."""
         return (*self.assets_to_render(), PROVENANCE_ASSET)
+
+
+def _from_module_config(config: ReleaseConfig) -> dict[str, Any]:
+    """ModuleSpec fields only a module-config gives (none without one)."""
+    module = config.module_config
+    if module is None:
+        return {}
+    return {
+        "repository_url": module.repository,
+        "icons": module.icons,
+        "requires_downtime": module.requires_downtime,
+        "associated_resources": module.associated_resources,
+        "resources": module.resources,
+        "manifest_url": module.manifest.url,
+        "team": module.team,
+        "security_scan_enabled": module.security_scan_enabled,
+        "labels": module.labels,
+        "annotations": module.annotations,
+        "manager": module.manager,
+        "beta": module.beta,
+        "internal": module.internal,
+    }

@@ -105,6 +105,8 @@ class Provenance:
     # Why the files built were not a clean checkout of ``commit`` (only a snapshot with --allow-dirty
     # gets this far); empty when they were.
     unverified_source: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    # Every image the release's manifest deploys (built here or elsewhere), as the descriptor lists them.
+    images: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
 
     def same_build(self, other: Provenance) -> bool:
         """Whether ``other`` records the same release content (tools and E2E verdicts aside)."""
@@ -142,6 +144,7 @@ class Provenance:
             },
             "module": self.module.to_json(),
             "image": self.image.to_json(),
+            "images": list(self.images),
             "assets": dict(self.assets),
             "tools": dict(self.tools),
             "e2e": {name: record.to_json() for name, record in self.e2e.items()},
@@ -174,6 +177,7 @@ class Provenance:
             github_repo=body["github_repo"],
             snapshot=bool(body.get("snapshot")),
             unverified_source=tuple(str(p) for p in (body.get("source") or {}).get("problems") or ()),
+            images=tuple(str(i) for i in body.get("images") or ()),
             module=ArtifactRecord.from_json(body.get("module"), "module"),
             image=ArtifactRecord.from_json(body.get("image"), "image"),
             assets={str(k): str(v) for k, v in assets.items()},

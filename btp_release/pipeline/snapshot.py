@@ -17,7 +17,6 @@ from pathlib import Path
 
 from btp_release.errors import InvalidInput, Transient
 from btp_release.module import push_module
-from btp_release.module.security import SecurityConfig
 from btp_release.oci import OciLayout
 from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
 from btp_release.pipeline.provenance import PROVENANCE_ASSET
@@ -28,6 +27,10 @@ __all__ = ["snapshot"]
 
 def _image(ctx: ReleaseContext, run: StageLog, out: Path, commit: str) -> str | None:
     ref = ctx.image_ref
+    if not ctx.config.build_image:
+        images = ", ".join(ctx.release_images(commit)) or "none"
+        run.note(f"no image built here (no Dockerfile): the manifest's images are built elsewhere: {images}")
+        return None
     if not ctx.has_image_builder:
         run.note(f"image {ref} not built (no Docker daemon wanted); its reference is recorded")
         return None
@@ -78,8 +81,9 @@ def snapshot(
     if unverified:
         run.warn("--allow-dirty: the files are not those of the recorded commit: " + "; ".join(unverified))
     run.note(f"snapshot of commit {commit} into {out}")
-    if warning := ctx.unserved_template_warning():
-        run.warn(warning)
+    for warning in [*ctx.module_config_warnings(), ctx.unserved_template_warning()]:
+        if warning:
+            run.warn(warning)
     spec, artifact = ctx.build_artifact(commit)
     layout = OciLayout(out / "module")
     module_ref = ctx.module_ref
@@ -95,10 +99,17 @@ def snapshot(
             (out / "assets" / name).write_bytes(data)
         run.note(f"wrote {', '.join(files)} into {out / 'assets'}")
         if ctx.config.security_config is not None:
-            security = SecurityConfig.load(ctx.config.path(ctx.config.security_config))
-            security.for_release(ctx.version, [str(ctx.image_ref)]).write(out / "sec-scanners-config.yaml")
+            security = ctx.release_security(commit)  # as the build made it for this release
+            if security is not None:
+                security.write(out / "sec-scanners-config.yaml")
     provenance = ctx.provenance(
-        commit, artifact.digest, image_digest, files, snapshot=True, unverified_source=unverified
+        commit,
+        artifact.digest,
+        image_digest,
+        files,
+        snapshot=True,
+        unverified_source=unverified,
+        images=ctx.release_images(commit),
     )
     run.act(f"write {PROVENANCE_ASSET}", lambda: (out / PROVENANCE_ASSET).write_bytes(provenance.to_bytes()))
     run.outputs.update(

@@ -122,6 +122,8 @@ def validate(ctx: ReleaseContext, *, dry_run: bool = False, require_github: bool
     check = _Preflight(run)
     config = ctx.config
     # -- offline --------------------------------------------------------------------------------
+    for warning in ctx.module_config_warnings():
+        run.warn(warning)
     built = check.value("module files", lambda: ctx.build_artifact(PLACEHOLDER_COMMIT))
     if built is not None:
         run.note(f"module files valid ({', '.join(ctx.assets_to_render())})")
@@ -220,8 +222,9 @@ def _registry_checks(
 ) -> None:
     """Each registry reachable and writable; what its tags hold; the image there when not built here."""
     records = (provenance.module, provenance.image) if provenance else (None, None)
+    refs = (ctx.module_ref, ctx.image_ref) if ctx.config.build_image else (ctx.module_ref,)
     unreachable: set[str] = set()
-    for ref, recorded in zip((ctx.module_ref, ctx.image_ref), records, strict=True):
+    for ref, recorded in zip(refs, records, strict=False):
         if ref.registry in unreachable:  # its problem is listed once
             continue
         ours = module_digest if ref == ctx.module_ref else None
@@ -387,9 +390,15 @@ def build(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
                 store, module_ref.repository, spec.component_version, artifact, overwrite=True
             ),
         )
-    image_digest = _build_image(ctx, run, commit, previous.image.digest if previous else None)
+    images = ctx.release_images(commit)
+    if ctx.config.build_image:
+        image_digest = _build_image(ctx, run, commit, previous.image.digest if previous else None)
+    else:
+        image_digest = None
+        built_elsewhere = ", ".join(images) or "none"
+        run.note(f"no image built here (no Dockerfile); images built elsewhere: {built_elsewhere}")
     assets = render_assets(ctx, artifact, commit)
-    provenance = ctx.provenance(commit, artifact.digest, image_digest, assets, snapshot=False)
+    provenance = ctx.provenance(commit, artifact.digest, image_digest, assets, snapshot=False, images=images)
     if previous is not None and previous.same_build(provenance):
         run.note(f"{PROVENANCE_ASSET} already records this build")
     elif release is not None:
@@ -477,7 +486,11 @@ def await_stage(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
     names = list(ctx.release_assets())
     if dry_run:
         run.act(f"wait for assets {', '.join(names)}", lambda: None)
-        run.act(f"wait for {ctx.module_ref} and {ctx.image_ref}", lambda: None)
+        if ctx.config.build_image:
+            run.act(f"wait for {ctx.module_ref} and {ctx.image_ref}", lambda: None)
+        else:
+            images = ", ".join(provenance.images) or "none"
+            run.act(f"wait for {ctx.module_ref} and the images built elsewhere: {images}", lambda: None)
         if ctx.config.required_checks:
             run.act(f"wait for checks {', '.join(ctx.config.required_checks)}", lambda: None)
         return run.result()
@@ -493,6 +506,8 @@ def await_stage(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         )
         run.note(f"assets present: {', '.join(found)}")
     for record in (provenance.module, provenance.image):
+        if not record.reference:  # no release image: the manifest's images are built elsewhere
+            continue
         if record.digest is None:
             run.warn(f"{record.reference} has no recorded digest; not awaited")
             continue
@@ -517,6 +532,10 @@ def await_stage(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
             on_progress=ctx.progress("await", str(ref)),
         )
         run.note(f"{ref} present with {expected}")
+    if not ctx.config.build_image:
+        for image in provenance.images:
+            digest = _await_image(ctx, image, deadline)
+            run.note(f"{image} present ({digest})")
     if ctx.config.required_checks:
         states = ctx.github.wait_for_checks(
             provenance.commit,
@@ -526,6 +545,28 @@ def await_stage(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         )
         run.note("checks passed: " + ", ".join(states))
     return run.result()
+
+
+def _await_image(ctx: ReleaseContext, image: str, deadline: float) -> str:
+    """Wait for an image the manifest deploys but no stage here builds (its own workflow pushes it):
+    a release must not publish a manifest whose images cannot be pulled. Returns its digest."""
+    ref = Reference.from_image_name(image)
+
+    def probe() -> Poll[str]:
+        found = ctx.registry(ref.registry).head_manifest(ref)
+        digest = found.digest if found is not None else ""
+        return Poll(found is not None, digest, f"{ref} {'present' if found else 'not found'}")
+
+    clock = ctx.github.clock
+    digest: str = wait_until(
+        probe,
+        what=f"image {image} (built elsewhere) in its registry",
+        policy=ctx.wait_policy(deadline - clock()),
+        clock=clock,
+        sleeper=ctx.github.sleeper,
+        on_progress=ctx.progress("await", image),
+    )
+    return digest
 
 
 # -- e2e ------------------------------------------------------------------------------------------

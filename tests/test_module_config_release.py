@@ -347,3 +347,22 @@ def test_run_waits_for_the_images_built_elsewhere_then_publishes(
             if r["type"] == "ociArtifact"
         ]
         assert sorted(referenced) == sorted(images)
+
+
+def test_rehearse_plays_the_registries_of_the_images_built_elsewhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from btp_release.testing.registry import registry_binary
+
+    if registry_binary() is None:
+        pytest.skip("docker-registry is not installed")
+    module = module_copy(tmp_path)
+    argv = ["rehearse", "--version", VERSION, "--module-dir", str(module)]
+    code = main(argv, environ={})
+    out = capsys.readouterr().out
+    assert code == 0, out
+    images = images_of(module / "sample-operator.yaml")
+    assert "stand-ins pushed to 127.0.0.1:" in out and all(image in out for image in images)
+    assert "a real release would refuse" not in out  # a clean checkout, nothing else read
+    assert "re-run: publish unchanged" in out
+    assert f"released {VERSION} (published)" in out

@@ -119,12 +119,16 @@ class ReleasePipeline:
         reporter: Callable[[Event], None] | None = None,
         workdir: Path | None = None,
         verify_source: bool = True,
+        other_registry: Callable[[str], RegistryClient] | None = None,
     ) -> ReleasePipeline:
         """Clients from the config and the environment: the GitHub token from ``GITHUB_TOKEN`` /
         ``GH_TOKEN``, registry credentials from ``BTP_RELEASE_REGISTRY_*`` or the Docker config,
         the daemon from ``DOCKER_HOST``. ``ref`` defaults to ``GITHUB_SHA``, else ``main``.
         ``verify_source`` off lets the module files differ from the released commit (only for
-        rehearsals: a real release publishes what its commit holds)."""
+        rehearsals: a real release publishes what its commit holds).
+        ``other_registry`` makes the client for a registry other than the release's own (where the
+        manifest's images built elsewhere are awaited); default: that host, anonymous or with the
+        Docker config's credentials for it."""
         env = dict(os.environ if environ is None else environ)
         resources = contextlib.ExitStack()
         try:
@@ -141,7 +145,7 @@ class ReleasePipeline:
                 for host in dict.fromkeys((config.module_registry_host, config.image_registry_host))
             }
 
-            def other_registry(host: str) -> RegistryClient:
+            def foreign_registry(host: str) -> RegistryClient:
                 # Where images built elsewhere live: the Docker config's credentials for that host or
                 # none, never BTP_RELEASE_REGISTRY_* (they are for the release's own registries).
                 return RegistryClient(host, insecure=host in config.insecure_registries)
@@ -159,7 +163,7 @@ class ReleasePipeline:
                 version,
                 github=client,
                 registries=registries,
-                other_registry=other_registry,
+                other_registry=other_registry or foreign_registry,
                 images=images,
                 e2e_runner=runner,
                 ref=ref or env.get("GITHUB_SHA") or "main",

@@ -553,7 +553,8 @@ def _await_image(ctx: ReleaseContext, image: str, deadline: float) -> str:
     ref = Reference.from_image_name(image)
 
     def probe() -> Poll[str]:
-        found = ctx.registry(ref.registry).head_manifest(ref)
+        client = ctx.registry(ref.registry)  # may be a mirror (a rehearsal's local registry)
+        found = client.head_manifest(attrs.evolve(ref, registry=client.host))
         digest = found.digest if found is not None else ""
         return Poll(found is not None, digest, f"{ref} {'present' if found else 'not found'}")
 

@@ -19,7 +19,7 @@ import attrs
 from btp_release.config import ReleaseConfig
 from btp_release.git import inspect_worktree
 from btp_release.github import GitHubClient
-from btp_release.oci import RegistryClient
+from btp_release.oci import Reference, RegistryClient
 from btp_release.testing.github_sim import GitHubSimulator
 from btp_release.version import Version
 from btp_release.wait import WaitPolicy
@@ -108,6 +108,17 @@ def rehearse(
         return result
 
 
+def _manifest_images(config: ReleaseConfig) -> list[str]:
+    """The images the module's manifest deploys (none without a manifest)."""
+    from btp_release.module.validate import manifest_images, parse_documents
+
+    if config.manifest is None:
+        return []
+    path = config.path(config.manifest)
+    documents, _ = parse_documents(path.read_bytes(), file=str(path))
+    return manifest_images(documents, shape=config.template_shape)
+
+
 def rehearse_release(
     config: ReleaseConfig,
     version: str,
@@ -147,14 +158,30 @@ def rehearse_release(
         say(f"GitHub simulator at {sim.api_url} ({config.github_repo}); registry at {registry.host}")
         # The simulator's main is the checkout's HEAD, as after a push; files that are not a clean
         # checkout are rehearsed anyway, with the word that a real run refuses them.
-        read = (config.manifest, config.default_cr, config.security_config, config.build_context)
-        worktree = inspect_worktree(config.module_dir, [config.path(p) for p in read if p is not None])
+        read = [config.manifest, config.default_cr, config.security_config]
+        read += [config.build_context] if config.build_image else []
+        paths = [config.path(p) for p in read if p is not None]
+        if config.module_config is not None:
+            paths.append(Path(config.module_config.source))
+        worktree = inspect_worktree(config.module_dir, paths)
         if worktree.head is not None:
             sim.add_commit("the module's checked-out commit", sha=worktree.head)
         if problems := worktree.problems(None):
             say(f"note: a real release would refuse these files: {'; '.join(problems)}")
         environ = {"GITHUB_TOKEN": sim.token, **({"DOCKER_HOST": docker_host} if docker_host else {})}
-        if docker_host is None:
+        other_registry = None
+        if not config.build_image:
+            # The manifest's images are built elsewhere: the local registry plays their registries,
+            # with a stand-in for each at the same repository and tag.
+            images = _manifest_images(config)
+            with RegistryClient(registry.host) as client:
+                for image in images:
+                    ref = Reference.from_image_name(image)
+                    stand_in = attrs.evolve(ref, registry=registry.host)
+                    push_stand_in_image(client, str(stand_in), sim.head_sha, Path(scratch))
+            say(f"images built elsewhere, stand-ins pushed to {registry.host}: {', '.join(images) or 'none'}")
+            other_registry = lambda host: RegistryClient(registry.host)  # noqa: E731
+        elif docker_host is None:
             with RegistryClient(registry.host) as client:
                 digest = push_stand_in_image(
                     client, f"{local.image_repo}:{version}", sim.head_sha, Path(scratch)
@@ -174,6 +201,7 @@ def rehearse_release(
                 e2e_runner=ScriptedRunner(),
                 workdir=Path(scratch) / run,
                 verify_source=not problems,
+                other_registry=other_registry,
             ) as pipeline:
                 results = pipeline.run(on_result=report)
         release = next(r for r in sim.releases() if r.tag_name == version)

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from btp_release.cli import OUTPUTS
+from btp_release.localservices.registry import registry_binary
 from btp_release.testing import GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import commit_checkout, prepare_example_module
 
 ROOT = Path(__file__).resolve().parents[1]

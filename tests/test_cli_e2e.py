@@ -11,11 +11,11 @@ import pytest
 
 from btp_release.cli import main
 from btp_release.github import GitHubClient
+from btp_release.localservices.registry import registry_binary
 from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.kube_sim import KubeSimulator
-from btp_release.testing.registry import registry_binary
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 FILES = [

@@ -28,10 +28,10 @@ import yaml
 
 from btp_release.cli import main
 from btp_release.github import GitHubClient
+from btp_release.localservices.registry import registry_binary
 from btp_release.oci import RegistryClient
 from btp_release.retry import RetryPolicy
 from btp_release.testing import GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import commit_checkout, prepare_example_module, push_stand_in_image
 
 from .pipeline_support import EXAMPLE, VERSION

@@ -31,13 +31,13 @@ from btp_release.e2e.run import (
 )
 from btp_release.errors import InvalidInput, NotFound
 from btp_release.kube import KubeClient
+from btp_release.localservices.registry import registry_binary
 from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
 from btp_release.pipeline.runner import E2ERequest
 from btp_release.testing import FakeClock, LocalRegistry
 from btp_release.testing.kube_sim import DUMMY_CREDENTIALS as SIM_DUMMY
 from btp_release.testing.kube_sim import KubeSimulator
-from btp_release.testing.registry import registry_binary
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 MANIFEST = (EXAMPLE / "manifests" / "btp-manager.yaml").read_bytes()

@@ -25,11 +25,11 @@ import pytest
 from btp_release.errors import DigestMismatch, InvalidInput, NotFound, Transient
 from btp_release.image_export import OCI_CONFIG, OCI_LAYER, convert_docker_archive
 from btp_release.images import BuiltImage, ImageBuild, ImageBuilder
+from btp_release.localservices.docker_daemon import DockerDaemon
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci.layout import OciLayout
 from btp_release.oci.model import OCI_MANIFEST, Reference, sha256_digest
 from btp_release.retry import RetryPolicy
-from btp_release.testing.docker_daemon import DockerDaemon
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 BUSYBOX = Path("/bin/busybox")

@@ -34,12 +34,12 @@ from btp_release.errors import (
     Transient,
 )
 from btp_release.images import BuiltImage, ImageBuild, ImageBuilder, build_error, push_error, rfc3339
+from btp_release.localservices.docker_daemon import DockerDaemon, _mounts_under, _pids_referring_to
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci.model import MANIFEST_ACCEPT, Reference
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret
 from btp_release.testing import FakeClock
-from btp_release.testing.docker_daemon import DockerDaemon, _mounts_under, _pids_referring_to
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 BUSYBOX = Path("/bin/busybox")

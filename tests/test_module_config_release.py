@@ -276,8 +276,8 @@ def test_a_module_config_without_a_dockerfile_builds_no_image_unless_asked(tmp_p
 
 @pytest.fixture
 def registry() -> Any:
+    from btp_release.localservices.registry import registry_binary
     from btp_release.testing import LocalRegistry
-    from btp_release.testing.registry import registry_binary
 
     if registry_binary() is None:
         pytest.skip("docker-registry is not installed")
@@ -352,7 +352,7 @@ def test_run_waits_for_the_images_built_elsewhere_then_publishes(
 def test_rehearse_plays_the_registries_of_the_images_built_elsewhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from btp_release.testing.registry import registry_binary
+    from btp_release.localservices.registry import registry_binary
 
     if registry_binary() is None:
         pytest.skip("docker-registry is not installed")

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from btp_release.errors import AlreadyExists, PermissionDenied
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.module import (
     HELM_CHART_MEDIA_TYPE,
     OCTET_STREAM,
@@ -41,7 +42,6 @@ from btp_release.module import (
 )
 from btp_release.oci import Credentials, Manifest, OciLayout, Reference, RegistryClient, sha256_digest
 from btp_release.retry import RetryPolicy
-from btp_release.testing.registry import LocalRegistry, registry_binary
 from btp_release.testing.token_server import DEFAULT_USERS, TokenServer
 from tests.test_module_artifact import DEFAULT_CR, EXAMPLE, MANIFEST
 from tests.test_module_example import example_spec

@@ -23,13 +23,13 @@ import httpx
 import pytest
 
 from btp_release.errors import AuthenticationFailed, InvalidInput, PermissionDenied, Transient
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci import Credentials, Descriptor, DockerConfig, Manifest, Reference, RegistryClient
 from btp_release.oci.auth import Challenge, RegistryAuth, parse_www_authenticate, scope_for_request
 from btp_release.oci.credentials import GCP_ACCESS_TOKEN_USER, normalize_registry_host
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret
 from btp_release.testing import FakeClock
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 needs_registry = pytest.mark.skipif(
     registry_binary() is None, reason="docker-registry is not installed (apt-get install docker-registry)"

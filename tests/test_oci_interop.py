@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci import Descriptor, Manifest, Reference, RegistryClient, sha256_digest
 from btp_release.retry import RetryPolicy
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 pytestmark = pytest.mark.skipif(
     registry_binary() is None, reason="docker-registry is not installed (apt-get install docker-registry)"

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from btp_release.errors import DigestMismatch, InvalidInput, NotFound
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci.layout import REF_NAME, OciLayout
 from btp_release.oci.model import MANIFEST_ACCEPT, OCI_MANIFEST, ArtifactStore, Descriptor, Manifest
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 REPO = "kyma/btp-operator"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"

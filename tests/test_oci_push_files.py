@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from btp_release.errors import InvalidInput
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci import Reference, RegistryClient
 from btp_release.oci.model import OCI_EMPTY, TITLE
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 pytestmark = pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
 

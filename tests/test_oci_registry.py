@@ -26,6 +26,7 @@ from btp_release.errors import (
     Timeout,
     Transient,
 )
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci import Descriptor, Manifest, Reference, RegistryClient, sha256_digest
 from btp_release.oci.auth import is_loopback
 from btp_release.oci.model import OCI_INDEX
@@ -39,7 +40,6 @@ from btp_release.oci.protocol import (
 )
 from btp_release.retry import RetryPolicy
 from btp_release.testing import FakeClock
-from btp_release.testing.registry import LocalRegistry, registry_binary
 from btp_release.wait import WaitPolicy
 
 needs_registry = pytest.mark.skipif(

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from btp_release.errors import BtpReleaseError, Transient, UntrustedCertificate
+from btp_release.localservices.registry import registry_binary
 from btp_release.oci import RegistryClient
 from btp_release.retry import RetryPolicy
 from btp_release.testing import FakeClock, LocalRegistry
-from btp_release.testing.registry import registry_binary
 
 from .tls_support import self_signed
 

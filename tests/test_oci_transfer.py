@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from btp_release.errors import NotFound
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci import Manifest, OciLayout, Reference, RegistryClient
 from btp_release.oci.transfer import publish_from_layout
-from btp_release.testing.registry import LocalRegistry, registry_binary
 
 pytestmark = pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from btp_release.errors import CheckFailed, Conflict, DigestMismatch, NotFound
+from btp_release.localservices.registry import registry_binary
 from btp_release.module import read_module
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline import PROVENANCE_ASSET, EarlierStageMissing
 from btp_release.testing import GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import prepare_example_module
 
 from .pipeline_support import EXAMPLE, VERSION, Rig

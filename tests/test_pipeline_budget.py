@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from btp_release.localservices.registry import registry_binary
 from btp_release.pipeline import STAGES, ReleasePipeline
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.github_sim import RecordedRequest
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import prepare_example_module
 
 from .pipeline_support import EXAMPLE, VERSION, Rig

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from btp_release.errors import AlreadyExists, Conflict
+from btp_release.localservices.registry import registry_binary
 from btp_release.module import read_module
 from btp_release.oci import RegistryClient
 from btp_release.pipeline import PROVENANCE_ASSET, STAGES, ReleasePipeline
 from btp_release.testing import Fault, GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import commit_checkout, prepare_example_module
 
 from .pipeline_support import EXAMPLE, VERSION, Rig

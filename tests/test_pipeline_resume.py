@@ -22,11 +22,11 @@ import httpx
 import pytest
 
 from btp_release.errors import Transient
+from btp_release.localservices.registry import registry_binary
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline import PROVENANCE_ASSET, Provenance, StageResult
 from btp_release.pipeline.stages import REVISION_LABEL
 from btp_release.testing import Fault, GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import ScriptedRunner, prepare_example_module
 
 from .pipeline_support import EXAMPLE, VERSION, Rig, pipeline_with_transports

@@ -32,10 +32,10 @@ from typing import Any, Literal
 import attrs
 import pytest
 
+from btp_release.localservices.registry import registry_binary
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.stages import REVISION_LABEL
 from btp_release.testing import GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 from btp_release.testing.release import prepare_example_module
 
 from .pipeline_support import EXAMPLE, VERSION, Rig

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from btp_release.testing.registry import registry_binary
+from btp_release.localservices.registry import registry_binary
 from btp_release.testing.release import commit_checkout
 
 from .test_cli_release import EMPTY_GITHUB, MUTATING, Cli, make_cli  # noqa: F401

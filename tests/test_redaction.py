@@ -25,12 +25,12 @@ import pytest
 from btp_release.cli import main
 from btp_release.errors import AuthenticationFailed, BtpReleaseError, InvalidInput
 from btp_release.github import GitHubClient
+from btp_release.localservices.registry import registry_binary
 from btp_release.oci import Credentials, Reference, RegistryClient
 from btp_release.redaction import MASK, Redactor, redact
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret, credential
 from btp_release.testing import FakeClock, GitHubSimulator, LocalRegistry
-from btp_release.testing.registry import registry_binary
 
 from .test_github_faults import FAULTS, OPS, REPO, Ctx, Op
 

@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from btp_release.localservices.registry import LocalRegistry, registry_binary
 from btp_release.oci.layout import OciLayout
 from btp_release.oci.model import MANIFEST_ACCEPT, OCI_MANIFEST, Descriptor, Manifest
-from btp_release.testing.registry import LocalRegistry, registry_binary
 from btp_release.testing.token_server import (
     Grant,
     TokenServer,

@@ -24,7 +24,7 @@ from btp_release.redaction import get_logger
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
 if TYPE_CHECKING:
-    from btp_release.testing.registry import LocalRegistry as BinaryRegistry
+    from btp_release.localservices.registry import LocalRegistry as BinaryRegistry
 
 __all__ = ["DEFAULT_MIRROR", "LocalRegistry", "RegistryEndpoint", "registries_yaml"]
 
@@ -85,7 +85,7 @@ class LocalRegistry:
     """A ``registry:2``-compatible registry for the cluster to pull from; ``start()`` → endpoint.
 
     ``mode="auto"`` uses the ``docker-registry`` program (Debian's distribution 2.8, through
-    :class:`btp_release.testing.registry.LocalRegistry`, on a free loopback port, stopped with this
+    :class:`btp_release.localservices.LocalRegistry`, on a free loopback port, stopped with this
     process) when it is installed, else ``docker run registry:2`` published on
     ``127.0.0.1:<port>`` (loopback only: the registry has no authentication). ``start()`` reuses a
     running container of the same name and waits (bounded) until ``/v2/`` answers; ``stop()`` is
@@ -145,7 +145,7 @@ class LocalRegistry:
         if self._endpoint is not None:
             return self._endpoint
         if self._pick_mode() == "binary":
-            from btp_release.testing.registry import LocalRegistry as BinaryRegistry
+            from btp_release.localservices.registry import LocalRegistry as BinaryRegistry
 
             try:
                 self._binary = BinaryRegistry().start()

@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .docker_daemon import DockerDaemon
+    from btp_release.localservices.docker_daemon import DockerDaemon
+
     from .github_sim import GitHubSimulator
     from .kube_sim import KubeSimulator
 
 
 def _import_or_skip(module: str, what: str) -> ModuleType:
-    """Import ``btp_release.testing<module>``; skip the test when a package it needs is missing.
+    """Import ``module`` (relative: ``btp_release.testing<module>``); skip the test when a package
+    it needs is missing.
 
     Only a missing third-party package skips: a missing module of btp_release itself is a broken
     installation or a bug, and errors as usual.
@@ -65,13 +67,13 @@ def make_github_sim() -> Iterator[Callable[..., GitHubSimulator]]:
 
 @pytest.fixture(scope="session")
 def docker_daemon() -> Iterator[DockerDaemon]:
-    """A private ``dockerd`` (:class:`~btp_release.testing.docker_daemon.DockerDaemon`) for the session.
+    """A private ``dockerd`` (:class:`~btp_release.localservices.DockerDaemon`) for the session.
 
     Session-scoped because starting one takes seconds; skips with the reason (no dockerd, not root)
     where it cannot run. Tests share it: tag images with unique names and clean up what they make.
     """
     daemon_class: type[DockerDaemon] = _import_or_skip(
-        ".docker_daemon", "the private Docker daemon"
+        "btp_release.localservices.docker_daemon", "the private Docker daemon"
     ).DockerDaemon
     availability = daemon_class.available()
     if not availability:

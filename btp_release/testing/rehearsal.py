@@ -133,8 +133,8 @@ def rehearse_release(
     built with the Docker daemon at ``docker_host`` when given, else a labelled stand-in image is
     pushed so that the build stage adopts it. The pipeline runs twice: the second run changes nothing.
     """
+    from btp_release.localservices.registry import LocalRegistry
     from btp_release.pipeline import ReleasePipeline
-    from btp_release.testing.registry import LocalRegistry
     from btp_release.testing.release import ScriptedRunner, push_stand_in_image
 
     owner, _, repo = config.github_repo.partition("/")

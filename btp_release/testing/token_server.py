@@ -3,7 +3,7 @@
 GHCR, Artifact Registry and Docker Hub do not take basic auth on ``/v2/``: they answer ``401`` with
 ``WWW-Authenticate: Bearer realm=…,service=…,scope=…``; the client fetches a JWT from the realm
 (basic auth, ``GET ?service=…&scope=repository:<name>:pull,push``) and retries with it. This server
-is that realm for a :class:`~btp_release.testing.registry.LocalRegistry` (distribution 2.8 with an
+is that realm for a :class:`~btp_release.localservices.LocalRegistry` (distribution 2.8 with an
 ``auth.token`` section), so clients are tested against the real registry validating real tokens.
 
 Tokens are RS256 JWTs signed with a key generated at start. The header carries ``x5c`` (the

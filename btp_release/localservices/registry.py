@@ -1,8 +1,11 @@
-"""A real OCI registry (Debian's ``docker-registry``, distribution 2.8) on 127.0.0.1 for tests.
+"""A real OCI registry (Debian's ``docker-registry``, distribution 2.8) on 127.0.0.1.
 
-Started on a free loopback port with filesystem storage in a temporary directory, optionally with
-htpasswd basic auth, bearer-token auth through a :class:`~btp_release.testing.token_server.TokenServer`
-(``token_auth=``) or any raw ``auth`` config; stopped by PID. Needs the
+The registry the product itself starts where it needs one of its own: next to a throwaway cluster
+(:class:`btp_release.cluster.LocalRegistry` runs it when the program is installed) and in a
+rehearsal; the test suite uses it too. Started on a free loopback port with filesystem storage in a
+temporary directory, optionally with htpasswd basic auth, bearer-token auth through a
+:class:`TokenAuthority` (``token_auth=``, e.g. the test suite's
+``btp_release.testing.TokenServer``) or any raw ``auth`` config; stopped by PID. Needs the
 ``docker-registry`` binary (``apt-get install docker-registry``); :func:`registry_binary` tells.
 """
 
@@ -14,15 +17,28 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 import yaml
 
-if TYPE_CHECKING:
-    from .token_server import TokenServer
+__all__ = ["LocalRegistry", "TokenAuthority", "registry_binary"]
 
-__all__ = ["LocalRegistry", "registry_binary"]
+
+class TokenAuthority(Protocol):
+    """The realm of a registry with bearer-token auth: a server that issues the tokens the registry
+    trusts. ``registry_auth_config()`` is the registry's ``auth:`` section (``token:`` with realm,
+    service, issuer and root certificate bundle); a server not yet ``running`` is started with the
+    registry and stopped with it."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+    def registry_auth_config(self) -> dict[str, Any]: ...
 
 
 def registry_binary() -> str | None:
@@ -48,9 +64,9 @@ def _bcrypt_htpasswd(user: str, password: str) -> str:
 class LocalRegistry:
     """``with LocalRegistry() as reg: reg.host`` → ``"127.0.0.1:PORT"``; ``reg.url`` → ``http://…``.
 
-    ``basic_auth=(user, password)`` enables htpasswd auth; ``token_auth=TokenServer(...)`` enables
-    the bearer-token flow of real registries (the registry trusts that server's tokens; a server
-    not yet started is started here and stopped with the registry); ``auth`` passes a raw
+    ``basic_auth=(user, password)`` enables htpasswd auth; ``token_auth=`` a :class:`TokenAuthority`
+    enables the bearer-token flow of real registries (the registry trusts that server's tokens; a
+    server not yet started is started here and stopped with the registry); ``auth`` passes a raw
     distribution ``auth:`` section instead. ``storage`` may point at an existing directory.
     """
 
@@ -59,7 +75,7 @@ class LocalRegistry:
         *,
         basic_auth: tuple[str, str] | None = None,
         auth: dict[str, Any] | None = None,
-        token_auth: TokenServer | None = None,
+        token_auth: TokenAuthority | None = None,
         storage: Path | None = None,
         tls: tuple[Path, Path] | None = None,
         startup_timeout: float = 15.0,
@@ -117,7 +133,7 @@ class LocalRegistry:
             if self.basic_auth:
                 htpasswd = work / "htpasswd"
                 htpasswd.write_text(_bcrypt_htpasswd(*self.basic_auth))
-                config["auth"] = {"htpasswd": {"realm": "btp-release-test", "path": str(htpasswd)}}
+                config["auth"] = {"htpasswd": {"realm": "btp-release", "path": str(htpasswd)}}
             elif self.token_auth is not None:
                 config["auth"] = self.token_auth.registry_auth_config()
             elif self.auth:

@@ -1,10 +1,14 @@
-"""A private Docker daemon (``dockerd``) on its own unix socket, for tests.
+"""A private Docker daemon (``dockerd``) on its own unix socket.
+
+A daemon of its own that changes nothing of the host's Docker, for building images in isolation
+(``ImageBuilder.from_environ(daemon.environ())``); the test suite's image and pipeline tests run on
+one (the ``docker_daemon`` fixture of :mod:`btp_release.testing`).
 
 Everything lives in one temporary directory: the socket, ``--data-root``, ``--exec-root``, the
 pidfile, an empty ``--config-file`` (so a host ``/etc/docker/daemon.json`` cannot interfere) and the
 daemon's log. ``--bridge=none --iptables=false --ip6tables=false``: no host networking changes;
 containers must run with network ``none`` or ``host``. Loopback registries (``127.0.0.0/8``) are
-insecure-allowed by dockerd's default, so pushes to :class:`~btp_release.testing.LocalRegistry`
+insecure-allowed by dockerd's default, so pushes to a :class:`~btp_release.localservices.LocalRegistry`
 work over plain HTTP. Needs root and the ``dockerd``/``containerd``/``runc`` binaries
 (``apt-get install docker.io``); :meth:`DockerDaemon.available` says why not.
 
@@ -40,7 +44,7 @@ def _which(name: str) -> str | None:
 
 @attrs.frozen
 class Availability:
-    """Whether a private daemon can start here; ``reason`` says why not (for ``pytest.skip``)."""
+    """Whether a private daemon can start here; ``reason`` says why not (e.g. for ``pytest.skip``)."""
 
     ok: bool
     reason: str = ""

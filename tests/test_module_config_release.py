@@ -37,9 +37,12 @@ def module_copy(tmp_path: Path, edit: Any = None) -> Path:
     return module
 
 
+def snapshot_argv(module: Path, out: Path, version: str = VERSION) -> list[str]:
+    return ["run", "--version", version, "--snapshot", "--module-dir", str(module), "--out", str(out)]
+
+
 def snapshot(module: Path, out: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
-    argv = ["run", "--version", VERSION, "--snapshot", "--module-dir", str(module), "--out", str(out)]
-    code = main([*argv, "--json", *args], environ={})
+    code = main([*snapshot_argv(module, out), "--json", *args], environ={})
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err
     document: dict[str, Any] = json.loads(captured.out)
@@ -169,17 +172,7 @@ def test_manifest_urls_name_the_published_files_and_a_local_file_is_named_for_th
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = module_copy(tmp_path, urls_for_manifest_and_default_cr)
-    argv = [
-        "run",
-        "--version",
-        VERSION,
-        "--snapshot",
-        "--module-dir",
-        str(module),
-        "--out",
-        str(tmp_path / "x"),
-    ]
-    assert main(argv, environ={}) == 2
+    assert main(snapshot_argv(module, tmp_path / "x"), environ={}) == 2
     err = capsys.readouterr().err
     assert f"key 'manifest' is the URL {MANIFEST_URL}" in err and "manifest: PATH" in err
 
@@ -207,17 +200,7 @@ def test_the_version_flag_wins_and_stale_keys_are_named(
             handle.write("channel: regular\n")
 
     module = module_copy(tmp_path, stale)
-    argv = [
-        "run",
-        "--version",
-        "0.4.0",
-        "--snapshot",
-        "--module-dir",
-        str(module),
-        "--out",
-        str(tmp_path / "d"),
-    ]
-    assert main(argv, environ={}) == 0
+    assert main(snapshot_argv(module, tmp_path / "d", "0.4.0"), environ={}) == 0
     out = capsys.readouterr().out
     assert "says version 0.3.0; releasing 0.4.0" in out
     assert "channel ignored (modulectl no longer reads them)" in out

@@ -113,14 +113,19 @@ def _source_labels(spec: ModuleSpec, security: SecurityConfig | None) -> list[di
     return labels
 
 
-def _image_resource(image: str) -> dict[str, Any]:
-    name, tag = image_name_and_tag(image)
+def _image_resource(image: str, *, shape: str) -> dict[str, Any]:
+    """An image as a descriptor resource: the 2023 ``ociImage``/``ociRegistry`` (named by its last
+    path element and tag), or the ``ociArtifact`` modulectl's constructor writes today."""
+    if shape == "legacy-2023":
+        (name, version), kind, access = image_name_and_tag(image), "ociImage", "ociRegistry"
+    else:
+        (name, version), kind, access = image_resource_name_and_version(image), "ociArtifact", "ociArtifact"
     return {
         "name": name,
-        "type": "ociImage",
+        "type": kind,
         "relation": "external",
-        "version": tag,
-        "access": {"type": "ociRegistry", "imageReference": image},
+        "version": version,
+        "access": {"type": access, "imageReference": image},
         "labels": [_label(LABEL_IMAGE_TYPE, "third-party-image")],
     }
 
@@ -155,18 +160,6 @@ def image_resource_name_and_version(image: str) -> tuple[str, str]:
     if digest is None:
         return reference.name, version
     return f"{reference.name}-{digest[:8]}", f"{version}+sha256.{digest[:12]}"
-
-
-def _artifact_resource(image: str) -> dict[str, Any]:
-    name, version = image_resource_name_and_version(image)
-    return {
-        "name": name,
-        "type": "ociArtifact",
-        "relation": "external",
-        "version": version,
-        "access": {"type": "ociArtifact", "imageReference": image},
-        "labels": [_label(LABEL_IMAGE_TYPE, "third-party-image")],
-    }
 
 
 def _provider(spec: ModuleSpec) -> str:
@@ -253,7 +246,7 @@ def build_descriptor(
         for blob in local_blobs
     ]
     if security is not None:
-        resources += [_image_resource(image) for image in security.images]
+        resources += [_image_resource(image, shape="legacy-2023") for image in security.images]
     _check_unique(spec, resources)
     component: dict[str, Any] = {
         "name": spec.component_name,
@@ -285,7 +278,7 @@ def _modulectl_descriptor(
     spec: ModuleSpec, local_blobs: Sequence[LocalBlob], images: Sequence[str], cluster_scoped: bool
 ) -> dict[str, Any]:
     version = spec.component_version
-    resources = [_artifact_resource(image) for image in dict.fromkeys(images)]
+    resources = [_image_resource(image, shape="modulectl") for image in dict.fromkeys(images)]
     resources += [
         {
             "name": blob.name,

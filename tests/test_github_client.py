@@ -225,19 +225,28 @@ def test_invalid_tag_names_are_refused_before_any_call(
 # -- assets -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("separate_hosts", [False, True], ids=["one-origin", "separate-hosts"])
 def test_upload_streams_with_length_and_round_trips(
-    sim: GitHubSimulator, client: GitHubClient, tmp_path: Path
+    separate_hosts: bool, clock: FakeClock, tmp_path: Path
 ) -> None:
-    draft = client.create_draft_release("2.1.0", target_commitish=sim.head_sha)
-    content = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: several chunks
-    asset = client.upload_asset(draft, write(tmp_path, "btp-manager.yaml", content), label="Manifest")
-    assert asset.complete and asset.size == len(content) and asset.label == "Manifest"
-    assert asset.content_type == "application/yaml"
-    assert sim.uploaded_bytes(asset.id) == content
-    out = client.download_asset(asset, tmp_path / "out.yaml")
-    assert out.read_bytes() == content
-    storage = [r for r in sim.requests if r.service == "storage"]
-    assert storage and not any(r.authorized for r in storage)  # token not forwarded
+    with (
+        GitHubSimulator(separate_hosts=separate_hosts) as sim,
+        make_client(sim, clock) as client,
+    ):
+        draft = client.create_draft_release("2.1.0", target_commitish=sim.head_sha)
+        content = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: several chunks
+        asset = client.upload_asset(draft, write(tmp_path, "btp-manager.yaml", content), label="Manifest")
+        assert asset.complete and asset.size == len(content) and asset.label == "Manifest"
+        assert asset.content_type == "application/yaml"
+        assert sim.uploaded_bytes(asset.id) == content
+        out = client.download_asset(asset, tmp_path / "out.yaml")
+        assert out.read_bytes() == content
+    [upload] = [r for r in sim.requests if r.service == "uploads"]
+    assert upload.authorized and upload.status == 201
+    [storage] = [r for r in sim.requests if r.service == "storage"]
+    assert storage.status == 200
+    # the token goes along only to the API's own origin, never to a storage host of its own
+    assert storage.authorized is not separate_hosts
 
 
 def test_upload_sends_a_streamed_body_with_content_length(

@@ -219,13 +219,21 @@ def test_pagination_follows_link_headers(sim: GitHubSimulator, gh: httpx.Client)
     assert sizes == [10, 10, 10, 5] and len(seen) == 35
     first = gh.get(f"{REPO}/releases", params={"per_page": 10})
     assert set(first.links) == {"next", "last"}
-    assert first.links["last"]["url"] == f"{sim.api_url}{REPO}/releases?per_page=10&page=4"
+    # GitHub's links name the repository by id; those routes answer like /repos/{owner}/{repo}
+    by_id = f"{sim.api_url}/repositories/1296269/releases?per_page=10&page=4"
+    assert first.links["last"]["url"] == by_id
+    assert [r["id"] for r in gh.get(by_id).json()] == [
+        r["id"] for r in gh.get(f"{REPO}/releases?per_page=10&page=4").json()
+    ]
+    assert gh.get(f"{sim.api_url}/repositories/1/releases").status_code == 404
+    followed = [r for r in sim.requests if r.sent_path.startswith("/repositories/1296269/")]
+    assert followed and all(r.path == f"{REPO}/releases" for r in followed)
     middle = gh.get(f"{REPO}/releases", params={"per_page": 10, "page": 2})
     assert set(middle.links) == {"prev", "next", "last", "first"}
     assert "Link" not in gh.get(f"{REPO}/releases", params={"per_page": 100}).headers
     assert len(gh.get(f"{REPO}/releases").json()) == 30  # default per_page
     proxied = gh.get(f"{REPO}/releases", params={"per_page": 10}, headers={"Host": "api.github.localhost"})
-    assert proxied.links["next"]["url"].startswith("http://api.github.localhost/repos/")
+    assert proxied.links["next"]["url"].startswith("http://api.github.localhost/repositories/1296269/")
 
 
 def test_etag_gives_304_that_does_not_count(sim: GitHubSimulator, gh: httpx.Client) -> None:
@@ -316,8 +324,16 @@ def test_immutability_applies_to_releases_published_after_enabling(
 # -- assets ----------------------------------------------------------------------------------
 
 
-def test_asset_upload_rename_download_delete(sim: GitHubSimulator, gh: httpx.Client) -> None:
+@pytest.mark.parametrize("separate_hosts", [False, True], ids=["one-origin", "separate-hosts"])
+def test_asset_upload_rename_download_delete(make_github_sim: MakeSim, separate_hosts: bool) -> None:
+    sim = make_github_sim(separate_hosts=separate_hosts)
+    with api(sim) as gh:
+        _asset_lifecycle(sim, gh, separate_hosts)
+
+
+def _asset_lifecycle(sim: GitHubSimulator, gh: httpx.Client, separate_hosts: bool) -> None:
     release = create(gh, "1.0.0", draft=True)
+    assert release["upload_url"].startswith(sim.uploads_url + REPO)
     data = bytes(range(256)) * 5000  # 1.28 MB: read in many chunks
     created = upload(gh, release, "module.yaml", data)
     assert created.status_code == 201
@@ -340,9 +356,13 @@ def test_asset_upload_rename_download_delete(sim: GitHubSimulator, gh: httpx.Cli
     redirect = gh.get(url, headers={"Accept": "application/octet-stream"})
     assert redirect.status_code == 302
     location = redirect.headers["Location"]
-    assert location.startswith(sim.storage_url)
+    assert location.startswith(sim.storage_url + "/github-production-release-asset/")
     with_credentials = httpx.get(location, headers={"Authorization": f"Bearer {sim.token}"})
-    assert with_credentials.status_code == 400
+    if separate_hosts:  # on a host of its own, storage rejects credentials as S3 does
+        assert with_credentials.status_code == 400 and b"Only one auth mechanism" in with_credentials.content
+    else:  # on the API's own origin every client rightly sends them along
+        assert with_credentials.status_code == 200 and with_credentials.content == data
+        assert sim.uploads_url == sim.api_url + "/api/uploads" and sim.storage_url == sim.api_url
     downloaded = httpx.get(location)
     assert downloaded.status_code == 200 and downloaded.content == data
     assert sim.requests[-1].service == "storage" and sim.requests[-1].authorized is False

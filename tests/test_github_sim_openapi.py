@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from btp_release.testing import Fault, GitHubSimulator
+from btp_release.testing.github_sim import SecondaryLimits
 from btp_release.testing.github_sim.protocol import Service
 from btp_release.testing.github_sim.routes import ROUTES
 
@@ -41,6 +42,7 @@ EXPECTED: tuple[str, ...] = (
     f"GET {R} 200",
     f"GET {R} 200 anonymous",
     f"GET {R} 304",
+    f"GET {R} 304 if modified since",
     f"GET {R} 403 no user agent",
     f"GET {R} 403 exhausted",
     f"GET {R} 403 rate limit fault",
@@ -53,6 +55,7 @@ EXPECTED: tuple[str, ...] = (
     f"POST {R}/releases 401",
     f"POST {R}/releases 403 read only",
     f"POST {R}/releases 403 secondary",
+    f"POST {R}/releases 403 secondary limit",
     f"POST {R}/releases 422 already exists",
     f"POST {R}/releases 422 invalid request",
     f"POST {R}/releases 422 immutable tag",
@@ -80,6 +83,8 @@ EXPECTED: tuple[str, ...] = (
     f"POST {R}/releases/{{release_id}}/assets 422 already exists",
     f"POST {R}/releases/{{release_id}}/assets 422 immutable",
     f"POST {R}/releases/{{release_id}}/assets 422 missing name",
+    f"POST {R}/releases/{{release_id}}/assets 422 too large",
+    f"POST {R}/releases/{{release_id}}/assets 422 too many",
     f"GET {R}/releases/assets/{{asset_id}} 200",
     f"GET {R}/releases/assets/{{asset_id}} 302",
     f"GET {R}/releases/assets/{{asset_id}} 404",
@@ -97,6 +102,11 @@ EXPECTED: tuple[str, ...] = (
     f"DELETE {R}/git/refs/{{ref}} 204",
     f"DELETE {R}/git/refs/{{ref}} 422",
     f"GET {R}/git/matching-refs/{{ref}} 200",
+    f"POST {R}/git/tags 201",
+    f"POST {R}/git/tags 422",
+    f"GET {R}/git/tags/{{tag_sha}} 200",
+    f"GET {R}/git/tags/{{tag_sha}} 404",
+    f"GET {R}/git/ref/{{ref}} 200 annotated tag",
     f"GET {R}/commits/{{ref}} 200",
     f"GET {R}/commits/{{ref}} 422",
     f"GET {R}/commits/{{ref}}/status 200",
@@ -136,6 +146,8 @@ class Recorder:
         request = response.request
         service = Service.UPLOADS if str(request.url).startswith(self.sim.uploads_url) else Service.API
         method, path = request.method, request.url.path
+        if service is Service.UPLOADS:  # the one-origin layout serves uploads under /api/uploads
+            path = path.removeprefix(urlsplit(self.sim.uploads_url).path)
         matches = [(r, r.match(method, path)) for r in ROUTES if r.service is service]
         route, params = next((r, p) for r, p in matches if p is not None)
         prefix = f"{method} {route.template} {response.status_code}"
@@ -174,6 +186,10 @@ def drive(sim: GitHubSimulator, capture: Recorder) -> None:
         capture(f"GET {R} 200", repo := gh.get(REPO))
         capture(f"GET {R} 200 anonymous", anon.get(REPO))
         capture(f"GET {R} 304", gh.get(REPO, headers={"If-None-Match": repo.headers["ETag"]}))
+        capture(
+            f"GET {R} 304 if modified since",
+            gh.get(REPO, headers={"If-Modified-Since": repo.headers["Last-Modified"]}),
+        )
         capture(f"GET {R} 403 no user agent", anon.get(REPO, headers={"User-Agent": ""}))
         capture(f"GET {R} 404", gh.get("/repos/kyma-project/nothing"))
         sim.add_fault(Fault(method="GET", path=".*", kind="rate_limit"))
@@ -315,6 +331,15 @@ def drive(sim: GitHubSimulator, capture: Recorder) -> None:
         capture(f"PATCH {R}/git/refs/{{ref}} 422", gh.patch(f"{refs}/tags/v1", json={"sha": head}))
         capture(f"DELETE {R}/git/refs/{{ref}} 204", gh.delete(f"{refs}/tags/v1"))
         capture(f"DELETE {R}/git/refs/{{ref}} 422", gh.delete(f"{refs}/tags/v1"))
+        tags = f"{REPO}/git/tags"
+        annotated = {"tag": "v2", "message": "Version 2", "object": second, "type": "commit"}
+        capture(f"POST {R}/git/tags 201", tag_object := gh.post(tags, json=annotated))
+        tag_sha = tag_object.json()["sha"]
+        capture(f"POST {R}/git/tags 422", gh.post(tags, json={**annotated, "object": "0" * 40}))
+        capture(f"GET {R}/git/tags/{{tag_sha}} 200", gh.get(f"{tags}/{tag_sha}"))
+        capture(f"GET {R}/git/tags/{{tag_sha}} 404", gh.get(f"{tags}/{'0' * 40}"))
+        gh.post(refs, json={"ref": "refs/tags/v2", "sha": tag_sha})
+        capture(f"GET {R}/git/ref/{{ref}} 200 annotated tag", gh.get(f"{REPO}/git/ref/tags/v2"))
 
         commits = f"{REPO}/commits"
         sim.set_check_run(second, "build", "completed", "success")
@@ -352,6 +377,32 @@ def drive(sim: GitHubSimulator, capture: Recorder) -> None:
         exhausted = client.get(REPO)
         capture.sim = limited
         capture(f"GET {R} 403 exhausted", exhausted)
+
+    with (
+        GitHubSimulator(
+            secondary_limits=SecondaryLimits(per_minute=4), max_assets_per_release=1, max_asset_size=4
+        ) as small,
+        httpx.Client(
+            base_url=small.api_url, headers={"Authorization": f"token {small.token}"}, timeout=5
+        ) as client,
+    ):
+        capture.sim = small
+        draft = client.post(f"{REPO}/releases", json={"tag_name": "1.0.0", "draft": True}).json()
+        upload = draft["upload_url"].split("{")[0]
+        octet = {"Content-Type": "application/octet-stream"}
+        capture(
+            f"POST {R}/releases/{{release_id}}/assets 422 too large",
+            client.post(upload, params={"name": "big"}, content=b"12345", headers=octet),
+        )
+        client.post(upload, params={"name": "one"}, content=b"1", headers=octet)
+        capture(
+            f"POST {R}/releases/{{release_id}}/assets 422 too many",
+            client.post(upload, params={"name": "two"}, content=b"2", headers=octet),
+        )
+        capture(
+            f"POST {R}/releases 403 secondary limit",
+            client.post(f"{REPO}/releases", json={"tag_name": "2.0.0"}),
+        )
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,9 @@ from .models import (
     GitRef,
     RecordedRequest,
     Release,
+    TagObject,
 )
+from .ratelimit import SecondaryLimits
 from .simulator import GitHubSimulator
 
 __all__ = [
@@ -49,4 +51,6 @@ __all__ = [
     "GitRef",
     "RecordedRequest",
     "Release",
+    "SecondaryLimits",
+    "TagObject",
 ]

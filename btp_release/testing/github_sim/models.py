@@ -11,7 +11,9 @@ from typing import Literal
 
 import attrs
 
-AssetState = Literal["uploaded", "open"]
+# "starter": the empty asset GitHub may leave behind when an upload was answered 5xx (github-api.md);
+# GitHub's OpenAPI enum only lists "uploaded" and "open".
+AssetState = Literal["uploaded", "open", "starter"]
 StatusState = Literal["pending", "success", "failure", "error"]
 CheckStatus = Literal["queued", "in_progress", "completed", "waiting", "requested", "pending"]
 CheckConclusion = Literal[
@@ -51,15 +53,35 @@ class Commit:
 
 @attrs.frozen
 class GitRef:
-    """A git reference such as ``refs/tags/v1.0.0`` pointing at a commit sha."""
+    """A git reference such as ``refs/tags/v1.0.0`` pointing at a commit or an annotated tag object
+    (``object_type == "tag"``, as ``POST /git/tags`` then ``POST /git/refs`` make one)."""
 
     ref: str
     sha: str
+    object_type: Literal["commit", "tag"] = "commit"
+
+
+@attrs.frozen
+class TagObject:
+    """An annotated tag object (``POST /git/tags``); it tags a commit."""
+
+    sha: str
+    tag: str
+    message: str
+    object_sha: str
+    tagger_name: str
+    tagger_email: str
+    tagged_at: float
 
 
 @attrs.frozen
 class Release:
-    """A GitHub release; ``published_at`` is None while it is a draft."""
+    """A GitHub release; ``published_at`` is None while it is a draft.
+
+    ``created_at`` is the date of the release's commit, as GitHub documents it ("the date of the
+    commit used for the release, and not the date when the release was drafted or published").
+    ``make_latest`` is what the caller last sent (``None``: never sent).
+    """
 
     id: int
     tag_name: str
@@ -72,12 +94,13 @@ class Release:
     updated_at: float
     published_at: float | None = None
     immutable: bool = False
-    make_latest: str = "true"
+    make_latest: str | None = None
 
 
 @attrs.frozen
 class Asset:
-    """A release asset; ``state == "open"`` means an upload never completed."""
+    """A release asset; ``state`` ``open`` (an upload cut short) or ``starter`` (an upload answered
+    5xx) means it never completed, yet it holds its name."""
 
     id: int
     release_id: int
@@ -125,7 +148,10 @@ class RecordedRequest:
 
     ``status`` is 0 when the connection was reset instead of answered; ``authorized`` tells
     whether the request carried an ``Authorization`` header at all (valid or not), which is what
-    a test needs to check that credentials are not forwarded to the storage host.
+    a test needs to check that credentials are not forwarded to the storage host. ``path`` is the
+    path as GitHub's routes see it (``/repos/{owner}/{repo}/…``, the same in every host layout);
+    ``sent_path`` is the path as the client sent it (``/repositories/{id}/…`` when it followed a
+    ``Link``, with the ``/api/uploads`` prefix for an upload in the one-origin layout).
     """
 
     method: str
@@ -136,3 +162,4 @@ class RecordedRequest:
     query: str = ""
     service: str = "api"
     host: str = ""
+    sent_path: str = ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import io
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -18,10 +19,11 @@ import attrs
 
 from .errors import ApiError, invalid_request
 from .models import Access
-from .render import Json, Renderer
+from .render import REPO_ID, Json, Renderer
 from .state import RepoState
 
 JSON_TYPE = "application/json; charset=utf-8"
+_REPO_PATH = re.compile(r"^/repos/[^/]+/[^/]+")
 T = TypeVar("T")
 
 
@@ -91,7 +93,12 @@ class BodyReader:
 
 @attrs.frozen
 class Request:
-    """A parsed request: the path without query, first value of each query parameter."""
+    """A parsed request: the path without query, first value of each query parameter.
+
+    ``path`` is the path routed on: ``/repositories/{id}/…`` already rewritten to
+    ``/repos/{owner}/{repo}/…`` and the uploads prefix of the one-origin layout removed.
+    ``shared_origin``: an uploads or storage request that reached the API's own origin.
+    """
 
     method: str
     path: str
@@ -101,6 +108,7 @@ class Request:
     service: Service
     body: BodyReader | None
     json_body: bytes = b""
+    shared_origin: bool = False
 
     @property
     def query(self) -> dict[str, str]:
@@ -140,6 +148,7 @@ def page_of(ctx: Ctx, items: Sequence[T]) -> tuple[list[T], tuple[tuple[str, str
     """Slice ``items`` by ``per_page`` (default 30, max 100) and ``page``; build ``Link``.
 
     Link URLs are absolute and use the request's own origin, so they also work through a proxy.
+    Like GitHub's, they name the repository by id (``/repositories/{id}/releases?page=2``).
     """
     query = ctx.request.query
     per_page = _int_param(query.get("per_page"), 30)
@@ -149,7 +158,7 @@ def page_of(ctx: Ctx, items: Sequence[T]) -> tuple[list[T], tuple[tuple[str, str
     chunk = list(items[(page - 1) * per_page : page * per_page])
     pairs = [(k, v) for k, v in parse_qsl(ctx.request.raw_query, keep_blank_values=True)]
     pairs = [(k, v) for k, v in pairs if k != "page"]
-    base = f"{ctx.render.origins.api}{ctx.request.path}"
+    base = f"{ctx.render.origins.api}{_REPO_PATH.sub(f'/repositories/{REPO_ID}', ctx.request.path, 1)}"
 
     def url(number: int) -> str:
         return f"{base}?{urlencode([*pairs, ('page', str(number))])}"
@@ -173,7 +182,7 @@ def _int_param(value: str | None, default: int) -> int:
         return default
 
 
-_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer"}
+_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", dict: "object"}
 
 
 def take_fields(

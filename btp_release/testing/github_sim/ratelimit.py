@@ -1,7 +1,11 @@
-"""GitHub's primary rate limit: a fixed hourly window per token (or per anonymous client)."""
+"""GitHub's rate limits: the primary one (a fixed hourly window per token or anonymous client) and
+the secondary limit on content-creating requests (sliding windows of a minute and an hour).
+"""
 
 from __future__ import annotations
 
+import collections
+import math
 import threading
 from collections.abc import Callable
 
@@ -67,3 +71,46 @@ class RateLimiter:
             quota = attrs.evolve(quota, used=quota.used + 1)
             self._quotas[key] = quota
             return quota
+
+
+@attrs.frozen
+class SecondaryLimits:
+    """GitHub's secondary limit on content-creating requests, per token.
+
+    GitHub documents "no more than 80 content-generating requests per minute and no more than 500
+    content-generating requests per hour"; beyond that it answers 403 (or 429: ``status``) with
+    ``retry-after``. The defaults are those numbers; tests pass smaller ones.
+    """
+
+    per_minute: int = attrs.field(default=80, validator=attrs.validators.ge(1))
+    per_hour: int = attrs.field(default=500, validator=attrs.validators.ge(1))
+    status: int = attrs.field(default=403, validator=attrs.validators.in_((403, 429)))
+
+
+class ContentWindows:
+    """Times of each caller's accepted content-creating requests over the last hour."""
+
+    def __init__(self, limits: SecondaryLimits, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def admit(self, key: str) -> int | None:
+        """Record one request and return ``None``, or the seconds to wait (``retry-after``)
+        when it would exceed a window (a refused request is not recorded)."""
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.setdefault(key, collections.deque())
+            while seen and seen[0] <= now - WINDOW_SECONDS:
+                seen.popleft()
+            last_minute = [t for t in seen if t > now - 60]
+            waits = []
+            if len(last_minute) >= self.limits.per_minute:
+                waits.append(last_minute[-self.limits.per_minute] + 60 - now)
+            if len(seen) >= self.limits.per_hour:
+                waits.append(seen[-self.limits.per_hour] + WINDOW_SECONDS - now)
+            if waits:
+                return max(1, math.ceil(max(waits)))
+            seen.append(now)
+            return None

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import attrs
 
-from .models import Asset, CheckRun, Commit, CommitStatus, GitRef, Release
+from .models import Asset, CheckRun, Commit, CommitStatus, GitRef, Release, TagObject
 
 Json = dict[str, Any]
 REPO_ID = 1_296_269
@@ -144,14 +144,37 @@ class Renderer:
         }
 
     def ref(self, ref: GitRef) -> Json:
+        kind = "tags" if ref.object_type == "tag" else "commits"
         return {
             "ref": ref.ref,
             "node_id": node_id("REF", ref.ref),
             "url": f"{self.repo_api}/git/{quote(ref.ref)}",
             "object": {
                 "sha": ref.sha,
+                "type": ref.object_type,
+                "url": f"{self.repo_api}/git/{kind}/{ref.sha}",
+            },
+        }
+
+    def tag_object(self, tag: TagObject) -> Json:
+        return {
+            "node_id": node_id("TAG", tag.sha),
+            "sha": tag.sha,
+            "url": f"{self.repo_api}/git/tags/{tag.sha}",
+            "tag": tag.tag,
+            "message": tag.message,
+            "tagger": {"name": tag.tagger_name, "email": tag.tagger_email, "date": iso(tag.tagged_at)},
+            "object": {
+                "sha": tag.object_sha,
                 "type": "commit",
-                "url": f"{self.repo_api}/git/commits/{ref.sha}",
+                "url": f"{self.repo_api}/git/commits/{tag.object_sha}",
+            },
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
             },
         }
 

@@ -7,25 +7,28 @@ simulator serves is covered by a validated response.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from urllib.parse import quote, unquote
 
 import attrs
 
-from .errors import ApiError, not_found, validation_failed
+from .errors import ApiError, invalid_request, not_found, validation_failed
 from .graphql import graphql
 from .models import CHECK_STATUSES, STATUS_STATES, Access
 from .protocol import (
     ConnectionAborted,
     Ctx,
     Reply,
+    Request,
     Service,
     json_reply,
     page_of,
     take_fields,
 )
 from .render import REPO_ID
+from .state import RepoState
 
 Handler = Callable[[Ctx, dict[str, str]], Reply]
 STORAGE_PREFIX = "/github-production-release-asset"
@@ -52,13 +55,19 @@ DOCS_ASSETS = "https://docs.github.com/rest/releases/assets"
 
 @attrs.frozen
 class Route:
-    """One operation: ``template`` is GitHub's OpenAPI path (``in_openapi`` says it is there)."""
+    """One operation: ``template`` is GitHub's OpenAPI path (``in_openapi`` says it is there).
+
+    ``write``: needs push access; ``creates``: counts towards the secondary limit on content
+    creation (a write that makes nothing, such as generating notes, does not).
+    """
 
     method: str
     template: str
     handler: Handler
     service: Service = Service.API
     write: bool = False
+    # A write that creates content, for GitHub's secondary limit on content creation.
+    creates: bool = True
     streaming: bool = False
     counted: bool = True
     in_openapi: bool = True
@@ -108,11 +117,12 @@ def list_releases(ctx: Ctx, _p: dict[str, str]) -> Reply:
     return json_reply(200, payload, *links)
 
 
-def _make_latest(fields: dict[str, object]) -> str:
-    value = str(fields.get("make_latest", "true"))
-    if value not in ("true", "false", "legacy"):
+def _make_latest(fields: dict[str, object]) -> str | None:
+    """``true``/``false``/``legacy`` as sent, ``None`` when absent (the state knows the defaults)."""
+    value = fields.get("make_latest")
+    if value is not None and value not in ("true", "false", "legacy"):
         raise validation_failed("Release", "invalid", "make_latest")
-    return value
+    return None if value is None else str(value)
 
 
 def create_release(ctx: Ctx, _p: dict[str, str]) -> Reply:
@@ -215,7 +225,11 @@ def upload_asset(ctx: Ctx, p: dict[str, str]) -> Reply:
         raise validation_failed("ReleaseAsset", "missing_field", "content_type")
     with ctx.lock:
         asset = ctx.state.begin_upload(
-            int(p["release_id"]), name, request.query.get("label") or None, content_type
+            int(p["release_id"]),
+            name,
+            request.query.get("label") or None,
+            content_type,
+            request.body.remaining,
         )
     digest = hashlib.sha256()
     parts: list[bytes] = []
@@ -237,9 +251,19 @@ def upload_asset(ctx: Ctx, p: dict[str, str]) -> Reply:
         return json_reply(201, ctx.render.asset(done, release))
 
 
+def leave_starter(state: RepoState, request: Request, params: dict[str, str]) -> None:
+    """An upload answered 5xx may leave an empty ``starter`` asset holding the name (github-api.md)."""
+    name = request.query.get("name", "")
+    content_type = request.header("content-type")
+    if name and content_type:
+        state.leave_starter(int(params["release_id"]), name, request.query.get("label") or None, content_type)
+
+
 def storage_download(ctx: Ctx, p: dict[str, str]) -> Reply:
-    """The storage host: rejects credentials like S3 does (a client must not forward them)."""
-    if ctx.request.header("authorization") is not None:
+    """The storage host: rejects credentials like S3 does (a client must not forward them to
+    another host). Reached on the API's own origin (the one-origin layout), a client rightly
+    sends its credentials along, so they are ignored there."""
+    if ctx.request.header("authorization") is not None and not ctx.request.shared_origin:
         return _s3_error(
             400,
             "InvalidArgument",
@@ -300,6 +324,27 @@ def update_ref(ctx: Ctx, p: dict[str, str]) -> Reply:
 def delete_ref(ctx: Ctx, p: dict[str, str]) -> Reply:
     ctx.state.delete_ref(p["ref"])
     return Reply(204)
+
+
+def create_tag_object(ctx: Ctx, _p: dict[str, str]) -> Reply:
+    """``POST /git/tags``: an annotated tag object; the ref (``POST /git/refs``) is a second step."""
+    types = {"tag": str, "message": str, "object": str, "type": str, "tagger": dict}
+    fields = take_fields(ctx.request.json(), types, ("tag", "message", "object", "type"))
+    if fields["type"] not in ("commit", "tree", "blob"):
+        raise invalid_request(f"For 'properties/type', {json.dumps(fields['type'])} is not a member of enum.")
+    tagger = fields.get("tagger")
+    who = None
+    if tagger is not None:
+        if not isinstance(tagger.get("name"), str) or not isinstance(tagger.get("email"), str):
+            raise invalid_request("For 'properties/tagger', name and email are required.")
+        who = (tagger["name"], tagger["email"])
+    tag = ctx.state.create_tag_object(fields["tag"], fields["message"], fields["object"], fields["type"], who)
+    payload = ctx.render.tag_object(tag)
+    return json_reply(201, payload, ("Location", payload["url"]))
+
+
+def get_tag_object(ctx: Ctx, p: dict[str, str]) -> Reply:
+    return json_reply(200, ctx.render.tag_object(ctx.state.tag_object(p["tag_sha"])))
 
 
 def matching_refs(ctx: Ctx, p: dict[str, str]) -> Reply:
@@ -392,7 +437,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", REPO + "/immutable-releases", immutable_releases, in_openapi=False),
     Route("GET", REPO + "/releases", list_releases),
     Route("POST", REPO + "/releases", create_release, write=True),
-    Route("POST", REPO + "/releases/generate-notes", generate_notes, write=True),
+    Route("POST", REPO + "/releases/generate-notes", generate_notes, write=True, creates=False),
     Route("GET", REPO + "/releases/latest", latest_release),
     Route("GET", REPO + "/releases/tags/{tag}", release_by_tag),
     Route("GET", REPO + "/releases/assets/{asset_id}", get_asset),
@@ -415,6 +460,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", REPO + "/git/refs/{ref}", update_ref, write=True),
     Route("DELETE", REPO + "/git/refs/{ref}", delete_ref, write=True),
     Route("GET", REPO + "/git/matching-refs/{ref}", matching_refs),
+    Route("POST", REPO + "/git/tags", create_tag_object, write=True),
+    Route("GET", REPO + "/git/tags/{tag_sha}", get_tag_object),
     Route("GET", REPO + "/commits/{ref}/status", combined_status),
     Route("GET", REPO + "/commits/{ref}/statuses", list_statuses),
     Route("GET", REPO + "/commits/{ref}/check-runs", check_runs),

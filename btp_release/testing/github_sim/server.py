@@ -1,28 +1,26 @@
-"""The HTTP layer: three real servers on loopback and the behaviour GitHub applies to every call.
+"""The HTTP layer: the behaviour GitHub applies to every call, around the routes.
 
-Order of checks for one request, as GitHub's edge does them: absolute-form target and host
-routing, ``User-Agent``, fault injection, credentials (401), primary rate limit, route (404),
-write permission (401/403), the operation, then ``ETag``/``304`` and the rate-limit headers.
+Order of checks for one request, as GitHub's edge does them: absolute-form target, host and path
+routing (``/repositories/{id}/…`` is ``/repos/{owner}/{repo}/…``), ``User-Agent``, fault
+injection, credentials (401), primary rate limit, route (404), write permission (401/403), the
+secondary limit on content creation, the operation, then ``ETag``/``Last-Modified``/``304`` and the
+rate-limit headers. The sockets are in :mod:`.sockets`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import email.utils
 import hashlib
 import http
 import itertools
 import logging
-import socket
-import socketserver
-import struct
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import attrs
@@ -42,10 +40,13 @@ from .protocol import (
     error_reply,
     json_reply,
 )
-from .ratelimit import ANONYMOUS_LIMIT, Quota, RateLimiter
-from .render import Json, Origins, Renderer
-from .routes import ROUTES, Route
+from .ratelimit import ANONYMOUS_LIMIT, ContentWindows, Quota, RateLimiter, SecondaryLimits
+from .render import REPO_ID, Json, Origins, Renderer
+from .routes import ROUTES, STORAGE_PREFIX, Route, leave_starter
 from .state import RepoState
+
+if TYPE_CHECKING:
+    from .sockets import Handler
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ PROXIED_ORIGINS = Origins(
     web="http://github.localhost",
 )
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+# The one-origin layout serves uploads under GitHub Enterprise Server's uploads path.
+UPLOADS_PATH = "/api/uploads"
+_REPOSITORY_BY_ID = re.compile(r"^/repositories/(\d+)(?=/|$)")
+_SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID SIM:SECONDARY."
+)
 SUPPORTED_API_VERSIONS = frozenset({"2022-11-28", "2026-03-10"})
 _NO_USER_AGENT = (
     "Request forbidden by administrative rules. Please make sure your request has a User-Agent "
@@ -76,6 +84,17 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
     return "*" in tags or etag in tags
+
+
+def _not_modified_since(header: str | None, changed: int) -> bool:
+    """An ``If-Modified-Since`` date at or after the last change (whole seconds, as HTTP dates)."""
+    if not header:
+        return False
+    try:
+        since = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False  # an invalid date is ignored (RFC 9110)
+    return since.tzinfo is not None and since.timestamp() >= changed
 
 
 @attrs.frozen
@@ -101,8 +120,12 @@ class App:
         rate_limit: int,
         clock: Callable[[], float],
         secret: str,
+        one_origin: bool = True,
+        secondary: SecondaryLimits | None = None,
     ) -> None:
         self.state = state
+        self.one_origin = one_origin
+        self.content = ContentWindows(secondary, clock) if secondary is not None else None
         self.lock = lock
         self.faults = faults
         self.tokens = dict(tokens)
@@ -120,11 +143,29 @@ class App:
         return hashlib.sha256(f"{self.secret}:{asset_id}".encode()).hexdigest()[:40]
 
     def origins_for(self, host: str, service: Service) -> Origins:
-        """Proxied host names get proxied links; a direct client gets its own origin back."""
+        """Proxied host names get proxied links; a direct client gets its own origin back (in the
+        one-origin layout also as the uploads and storage origin)."""
         if host.split(":")[0].lower() in PROXIED_HOSTS:
             return PROXIED_ORIGINS
+        if self.one_origin:
+            api = f"http://{host}" if host else self.direct[Service.API]
+            return Origins(api, api + UPLOADS_PATH, api, api)
         api = f"http://{host}" if service is Service.API and host else self.direct[Service.API]
         return Origins(api, self.direct[Service.UPLOADS], self.direct[Service.STORAGE], api)
+
+    def _locate(self, host: str, sent: str, server_service: Service) -> tuple[Service, str, bool]:
+        """``(service, routed path, shared origin)`` of a request for ``host`` and path ``sent``."""
+        proxied = PROXIED_HOSTS.get(host.split(":")[0].lower())
+        service, path, shared = proxied or server_service, sent, False
+        if proxied is None and self.one_origin:
+            if sent.startswith(UPLOADS_PATH + "/"):
+                service, path, shared = Service.UPLOADS, sent[len(UPLOADS_PATH) :], True
+            elif sent.startswith(STORAGE_PREFIX + "/"):
+                service, shared = Service.STORAGE, True
+        by_id = _REPOSITORY_BY_ID.match(path)
+        if by_id is not None and int(by_id.group(1)) == REPO_ID:
+            path = f"/repos/{self.state.owner}/{self.state.repo}{path[by_id.end() :]}"
+        return service, path, shared
 
     def identify(self, headers: Mapping[str, str], client: str) -> Identity:
         """Map the Authorization header to a token; 401 for one GitHub would not know."""
@@ -161,15 +202,15 @@ class App:
 
     # -- one request --------------------------------------------------------------------
 
-    def serve(self, h: _Handler) -> None:
+    def serve(self, h: Handler) -> None:
         """Answer one request on handler ``h`` (raises ConnectionAborted to reset instead)."""
         target, host = h.path, h.headers.get("Host", "")
         if target.startswith(("http://", "https://")):  # absolute form, sent to a proxy
             parts = urlsplit(target)
-            host, path, query = parts.netloc, parts.path or "/", parts.query
+            host, sent, query = parts.netloc, parts.path or "/", parts.query
         else:
-            path, _, query = target.partition("?")
-        service = PROXIED_HOSTS.get(host.split(":")[0].lower(), h.server.service)
+            sent, _, query = target.partition("?")
+        service, path, shared = self._locate(host, sent, h.server.service)
         headers = {k.lower(): v for k, v in h.headers.items()}
         body: BodyReader | None = None
         if "content-length" in headers:
@@ -177,7 +218,7 @@ class App:
                 body = BodyReader(h.rfile, max(int(headers["content-length"]), 0))
             except ValueError:
                 body = None
-        request = Request(h.command, path, query, headers, host, service, body)
+        request = Request(h.command, path, query, headers, host, service, body, shared_origin=shared)
 
         def record(status: int) -> None:
             # Before answering, so a client that got the answer always finds it recorded.
@@ -190,6 +231,7 @@ class App:
                 query=query,
                 service=service.value,
                 host=host,
+                sent_path=sent,
             )
             with self.lock:
                 self.requests.append(entry)
@@ -202,7 +244,7 @@ class App:
         record(reply.status)
         self._send(h, request, reply)
 
-    def _guarded(self, h: _Handler, request: Request) -> Reply:
+    def _guarded(self, h: Handler, request: Request) -> Reply:
         headers = request.headers
         if request.service is not Service.STORAGE and not headers.get("user-agent"):
             self._drain(request)
@@ -215,10 +257,13 @@ class App:
         if fault is not None and fault.kind == "latency":
             time.sleep(fault.delay)
             fault = None
+        route, params = self._route(request)
         if fault is not None and fault.kind in ("status", "rate_limit", "secondary"):
             self._drain(request)
+            if fault.kind == "status" and fault.status >= 500 and route is not None and route.streaming:
+                with self.lock:  # GitHub read the upload, then failed: an empty asset may stay
+                    leave_starter(self.state, request, params)
             return self._fault_reply(fault, request)
-        route, params = self._route(request)
         if fault is not None and fault.kind == "reset" and not (route and route.streaming):
             self._drain(request)
             raise ConnectionAborted("fault: connection reset before answering")
@@ -242,7 +287,7 @@ class App:
 
     def _respond(
         self,
-        h: _Handler,
+        h: Handler,
         request: Request,
         route: Route | None,
         params: dict[str, str],
@@ -262,6 +307,10 @@ class App:
             return json_reply(
                 403, {"message": message, "documentation_url": RATE_DOCS}, *self.rate_headers(who)
             )
+        wait = self._content_wait(request, route, who)
+        if wait is not None:
+            self._drain(request)
+            return self._secondary_reply(wait, self.content.limits.status if self.content else 403, who)
         reply = self._operate(request, route, params, who, fault)
         etag_hit = False
         if request.method in ("GET", "HEAD") and reply.status == 200 and reply.content_type == JSON_TYPE:
@@ -323,18 +372,39 @@ class App:
             logger.exception("github simulator failed on %s %s", request.method, request.path)
             return json_reply(500, {"message": "Server Error", "documentation_url": DOCS})
 
+    def _content_wait(self, request: Request, route: Route | None, who: Identity) -> int | None:
+        """Seconds to wait when this content-creating request exceeds the secondary limit."""
+        creates = route is not None and route.write and route.creates and request.method != "DELETE"
+        if self.content is None or not creates or who.access is Access.ANONYMOUS:
+            return None
+        return self.content.admit(who.key)
+
+    def _secondary_reply(self, wait: int, status: int, who: Identity) -> Reply:
+        return json_reply(
+            status,
+            {"message": _SECONDARY_MESSAGE, "documentation_url": RATE_DOCS + "#about-secondary-rate-limits"},
+            ("retry-after", str(wait)),
+            *self.rate_headers(who),
+        )
+
     def _conditional(self, request: Request, reply: Reply) -> tuple[Reply, bool]:
-        """Strong ETag (hash of the body); a matching If-None-Match gets an empty 304."""
+        """Strong ETag (hash of the body) and ``Last-Modified`` (the repository's last change);
+        a matching ``If-None-Match``, or without one an ``If-Modified-Since`` not older than the
+        last change, gets an empty 304 (RFC 9110: ``If-None-Match`` takes precedence)."""
         etag = '"' + hashlib.sha256(reply.body).hexdigest() + '"'
         with self.lock:
-            modified = email.utils.formatdate(self.state.modified_at, usegmt=True)
+            changed = int(self.state.modified_at)
+        modified = email.utils.formatdate(changed, usegmt=True)
         validators = (
             ("ETag", etag),
             ("Last-Modified", modified),
             ("Cache-Control", "private, max-age=60, s-maxage=60"),
             ("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP, Accept-Encoding"),
         )
-        if _etag_matches(request.headers.get("if-none-match"), etag):
+        if "if-none-match" in request.headers:
+            if _etag_matches(request.headers["if-none-match"], etag):
+                return Reply(304, headers=validators), True
+        elif _not_modified_since(request.headers.get("if-modified-since"), changed):
             return Reply(304, headers=validators), True
         return reply.with_headers(*validators), False
 
@@ -350,17 +420,7 @@ class App:
             message = f"API rate limit exceeded for {who.who}."
             return json_reply(status, {"message": message, "documentation_url": RATE_DOCS}, *quota.headers())
         if fault.kind == "secondary":
-            message = (
-                "You have exceeded a secondary rate limit. Please wait a few minutes before you "
-                "try again. If you reach out to GitHub Support for help, please include the "
-                "request ID SIM:SECONDARY."
-            )
-            return json_reply(
-                status,
-                {"message": message, "documentation_url": RATE_DOCS + "#about-secondary-rate-limits"},
-                ("retry-after", str(fault.retry_after)),
-                *self.rate_headers(who),
-            )
+            return self._secondary_reply(fault.retry_after, status, who)
         try:
             phrase = http.HTTPStatus(fault.status).phrase
         except ValueError:
@@ -377,7 +437,7 @@ class App:
         except ConnectionAborted:
             pass
 
-    def _send(self, h: _Handler, request: Request, reply: Reply) -> None:
+    def _send(self, h: Handler, request: Request, reply: Reply) -> None:
         h.send_response(reply.status)
         h.send_header("X-GitHub-Request-Id", f"SIM:{next(self._request_ids):08X}")
         if request.service is not Service.STORAGE:
@@ -395,133 +455,3 @@ class App:
         h.end_headers()
         if has_body and request.method != "HEAD":
             h.wfile.write(reply.body)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Feeds every method to the App; resets the socket when told to."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "GitHub.com"
-    sys_version = ""
-    timeout = 60
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without this, Nagle + delayed ACK
-        # stall every response by ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def _dispatch(self) -> None:
-        try:
-            self.server.app.serve(self)
-        except ConnectionAborted:
-            self._reset()
-        except OSError:
-            self.close_connection = True
-
-    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _dispatch
-
-    def _reset(self) -> None:
-        """Abort with RST (SO_LINGER 0), as a dropped connection looks to the client."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
-class _Server(ThreadingHTTPServer):
-    """One host of the simulator on an ephemeral loopback port."""
-
-    daemon_threads = True
-
-    def __init__(self, app: App, service: Service) -> None:
-        self.app = app
-        self.service = service
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's getfqdn(): a reverse DNS lookup is slow and useless here.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server_port}"
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Unblock handler threads waiting on idle keep-alive connections."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("error while serving %s", client_address, exc_info=True)
-
-
-class Servers:
-    """The API, uploads and storage servers, each served by its own thread."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self._servers = {service: _Server(app, service) for service in Service}
-        self._threads: list[threading.Thread] = []
-        for service, server in self._servers.items():
-            app.direct[service] = server.origin
-
-    def origin(self, service: Service) -> str:
-        return self._servers[service].origin
-
-    def port(self, service: Service) -> int:
-        return self._servers[service].server_port
-
-    def start(self) -> None:
-        for service, server in self._servers.items():
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.02},
-                name=f"github-sim-{service.value}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        if self._threads:  # shutdown() waits up to a poll interval: do the three at once
-            stoppers = [
-                threading.Thread(target=server.shutdown, daemon=True) for server in self._servers.values()
-            ]
-            for stopper in stoppers:
-                stopper.start()
-            for stopper in stoppers:
-                stopper.join(timeout=5)
-        for server in self._servers.values():
-            server.close_connections()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads.clear()

@@ -24,8 +24,10 @@ from .models import (
     StatusState,
 )
 from .protocol import Service
-from .server import App, Servers
-from .state import RepoState
+from .ratelimit import SecondaryLimits
+from .server import UPLOADS_PATH, App
+from .sockets import Servers
+from .state import MAX_ASSET_SIZE, MAX_ASSETS_PER_RELEASE, RepoState
 
 GH_HOST = "github.localhost"
 
@@ -33,9 +35,17 @@ GH_HOST = "github.localhost"
 class GitHubSimulator:
     """A stateful GitHub REST simulator for one repository, on real loopback sockets.
 
-    Three servers: the REST API (``api_url``), the upload host (``uploads_url``; releases'
-    ``upload_url`` points there) and the asset storage that downloads redirect to. Use as a
-    context manager, or ``start()``/``stop()``. Thread-safe: all state sits behind one lock.
+    Three services: the REST API (``api_url``), the uploads (``uploads_url``; releases'
+    ``upload_url`` points there) and the asset storage that downloads redirect to. By default one
+    loopback origin serves all three (uploads under ``/api/uploads``, storage under its own path),
+    because a client may only follow links to its API's host and port or to sub-domains of it,
+    and sub-domains of a loopback name do not resolve everywhere; ``separate_hosts=True`` gives
+    each its own port, as github.com gives each its own host. Use as a context manager, or
+    ``start()``/``stop()``. Thread-safe: all state sits behind one lock.
+
+    ``secondary_limits`` turns on GitHub's secondary limit on content-creating requests (off by
+    default so that tests can create quickly); ``max_assets_per_release`` and ``max_asset_size``
+    default to GitHub's limits (1000 assets, every asset under 2 GiB).
     """
 
     def __init__(
@@ -46,11 +56,23 @@ class GitHubSimulator:
         immutable_releases: bool = False,
         rate_limit: int = 5000,
         clock: Callable[[], float] = time.time,
+        separate_hosts: bool = False,
+        secondary_limits: SecondaryLimits | None = None,
+        max_assets_per_release: int = MAX_ASSETS_PER_RELEASE,
+        max_asset_size: int = MAX_ASSET_SIZE,
     ) -> None:
         self.owner = owner
         self.repo = repo
+        self.separate_hosts = separate_hosts
         self._lock = threading.RLock()
-        self._state = RepoState(owner, repo, clock=clock, immutable_releases=immutable_releases)
+        self._state = RepoState(
+            owner,
+            repo,
+            clock=clock,
+            immutable_releases=immutable_releases,
+            max_assets_per_release=max_assets_per_release,
+            max_asset_size=max_asset_size,
+        )
         self._faults = FaultBook[Fault]()
         self.token = "ghs_" + secrets.token_hex(18)
         self.readonly_token = "ghs_" + secrets.token_hex(18)
@@ -62,15 +84,17 @@ class GitHubSimulator:
             rate_limit=rate_limit,
             clock=clock,
             secret=secrets.token_hex(16),
+            one_origin=not separate_hosts,
+            secondary=secondary_limits,
         )
         self._servers: Servers | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> GitHubSimulator:
-        """Bind three ephemeral loopback ports and serve; idempotent."""
+        """Bind ephemeral loopback ports (one, or three with ``separate_hosts``) and serve; idempotent."""
         if self._servers is None:
-            servers = Servers(self._app)
+            servers = Servers(self._app, Service if self.separate_hosts else (Service.API,))
             servers.start()
             self._servers = servers
         return self
@@ -95,6 +119,9 @@ class GitHubSimulator:
     def _origin(self, service: Service) -> str:
         if self._servers is None:
             raise RuntimeError("GitHubSimulator is not started; use it as a context manager")
+        if not self.separate_hosts:
+            api = self._servers.origin(Service.API)
+            return api + UPLOADS_PATH if service is Service.UPLOADS else api
         return self._servers.origin(service)
 
     @property
@@ -104,11 +131,13 @@ class GitHubSimulator:
 
     @property
     def uploads_url(self) -> str:
+        """Root of the uploads (``<api_url>/api/uploads`` unless ``separate_hosts``)."""
         return self._origin(Service.UPLOADS)
 
     @property
     def storage_url(self) -> str:
-        """Where asset downloads are redirected; rejects requests carrying credentials."""
+        """Origin that asset downloads are redirected to (the API's own unless ``separate_hosts``;
+        on a host of its own it rejects requests carrying credentials, as S3 does)."""
         return self._origin(Service.STORAGE)
 
     def gh_env(self, config_dir: str | os.PathLike[str], token: str | None = None) -> dict[str, str]:
@@ -144,10 +173,14 @@ class GitHubSimulator:
         with self._lock:
             return self._state.add_commit(message, sha)
 
-    def create_tag(self, name: str, sha: str | None = None) -> GitRef:
-        """Create ``refs/tags/<name>`` (at the head by default), as a push of a tag would."""
+    def create_tag(self, name: str, sha: str | None = None, *, message: str | None = None) -> GitRef:
+        """Create ``refs/tags/<name>`` (at the head by default), as a push of a tag would; with a
+        ``message`` an annotated tag (``git tag -a``): the ref points at a tag object."""
         with self._lock:
-            return self._state.create_ref(f"refs/tags/{name}", sha or self._state.head_sha)
+            target = sha or self._state.head_sha
+            if message is not None:
+                target = self._state.create_tag_object(name, message, target, "commit", None).sha
+            return self._state.create_ref(f"refs/tags/{name}", target)
 
     def _sha(self, ref: str) -> str:
         sha = self._state.resolve(ref)

@@ -1,9 +1,10 @@
-"""The repository as GitHub keeps it: commits, refs, releases, assets, statuses, check runs.
+"""The repository as GitHub keeps it: releases, assets, statuses and check runs over git data.
 
 Pure in-memory model, no HTTP: every rule of github-api.md that a client can observe (draft
-visibility, tag creation on publish, immutable releases, duplicate names, eventual consistency
-of ref deletion) lives here and raises :class:`ApiError` the way GitHub answers. Not thread-safe
-by itself: the simulator holds one lock around every call.
+visibility, tag creation on publish, the "latest" pointer, immutable releases, duplicate names,
+asset limits) lives here and raises :class:`ApiError` the way GitHub answers. The git side
+(commits, refs, tag objects, eventually consistent ref deletion) is :class:`~.gitdb.GitDatabase`.
+Not thread-safe by itself: the simulator holds one lock around every call.
 """
 
 from __future__ import annotations
@@ -17,24 +18,25 @@ from typing import cast
 import attrs
 
 from .errors import ApiError, not_found, validation_failed
+from .gitdb import DEFAULT_BRANCH, GitDatabase, valid_ref_name
 from .models import (
     Access,
     Asset,
     CheckConclusion,
     CheckRun,
     CheckStatus,
-    Commit,
     CommitStatus,
-    GitRef,
     Release,
     StatusState,
 )
 
-DEFAULT_BRANCH = "main"
-_SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 # Characters GitHub keeps in asset names; anything else becomes a dot.
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._+@-]+")
-_BAD_REF_RE = re.compile(r"(\.\.|[\x00-\x20~^:?*\[\\]|@\{|//|/\.|\.lock$|^/|/$|\.$|^-)")
+_SEMVER_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+# GitHub's documented limits: "each file included in a release must be under 2 GiB", and at most
+# 1000 assets per release.
+MAX_ASSET_SIZE = 2 * 1024**3
+MAX_ASSETS_PER_RELEASE = 1000
 
 
 def normalize_asset_name(name: str) -> str:
@@ -43,32 +45,46 @@ def normalize_asset_name(name: str) -> str:
     return cleaned or "default"
 
 
-def valid_ref_name(name: str) -> bool:
-    """A conservative subset of git's check-ref-format rules."""
-    return bool(name) and not _BAD_REF_RE.search(name)
+def semver_key(tag: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
+    """Order of SemVer 2.0 precedence (a leading ``v`` allowed); anything else sorts first."""
+    found = _SEMVER_RE.match(tag)
+    if found is None:
+        return (-1, -1, -1, -1, ())
+    major, minor, patch, pre = found.groups()
+    identifiers = tuple((0, int(p)) if p.isdigit() else (1, p) for p in (pre or "").split(".") if p)
+    return (int(major), int(minor), int(patch), 0 if pre else 1, identifiers)
 
 
-def _latest_key(release: Release) -> tuple[float, int]:
+def _list_key(release: Release) -> tuple[float, int]:
     return (release.created_at, release.id)
 
 
-class RepoState:
+def _legacy_key(release: Release) -> tuple[float, tuple[object, ...], int]:
+    """``make_latest: legacy``: "based on the release creation date and higher semantic version"."""
+    return (release.created_at, semver_key(release.tag_name), release.id)
+
+
+class RepoState(GitDatabase):
     """One repository; ids, times and shas are deterministic given the clock."""
 
     def __init__(
-        self, owner: str, repo: str, *, clock: Callable[[], float], immutable_releases: bool
+        self,
+        owner: str,
+        repo: str,
+        *,
+        clock: Callable[[], float],
+        immutable_releases: bool,
+        max_assets_per_release: int = MAX_ASSETS_PER_RELEASE,
+        max_asset_size: int = MAX_ASSET_SIZE,
     ) -> None:
-        self.owner = owner
-        self.repo = repo
+        super().__init__(owner, repo, clock=clock)
         self.immutable_releases = immutable_releases
-        self.delete_ref_lag = 0
-        self._clock = clock
+        self.max_assets_per_release = max_assets_per_release
+        self.max_asset_size = max_asset_size
         self._release_ids = itertools.count(170_000_001)
         self._asset_ids = itertools.count(230_000_001)
         self._status_ids = itertools.count(31_000_001)
         self._check_ids = itertools.count(41_000_001)
-        self._commits: dict[str, Commit] = {}
-        self._refs: dict[str, str] = {}
         self._releases: dict[int, Release] = {}
         self._assets: dict[int, Asset] = {}
         self._blobs: dict[int, bytes] = {}
@@ -76,144 +92,30 @@ class RepoState:
         self._check_runs: dict[int, CheckRun] = {}
         # Tags ever used by a published immutable release: never reusable.
         self._immutable_tags: set[str] = set()
-        # Deleted tag refs that GET still answers for this many more times.
-        self._ghost_refs: dict[str, tuple[str, int]] = {}
-        self.modified_at = clock()
-        self.add_commit("Initial commit")
+        # The release GitHub shows as "latest" (set by make_latest); None: the legacy rule decides.
+        self._latest_id: int | None = None
 
-    # -- commits and refs ---------------------------------------------------------------
+    # -- tags of immutable releases ------------------------------------------------------
 
-    def _touch(self) -> float:
-        now = self._clock()
-        self.modified_at = max(self.modified_at, now)
-        return now
-
-    @property
-    def head_sha(self) -> str:
-        return self._refs[f"refs/heads/{DEFAULT_BRANCH}"]
-
-    def add_commit(self, message: str = "", sha: str | None = None) -> str:
-        """Append a commit to the default branch and return its sha (``sha``: one made elsewhere)."""
-        parent = self._refs.get(f"refs/heads/{DEFAULT_BRANCH}")
-        number = len(self._commits) + 1
-        message = message or f"Commit {number}"
-        seed = f"{self.owner}/{self.repo}#{number}:{parent}:{message}"
-        sha = sha or hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
-        self._commits[sha] = Commit(sha, message, parent, self._touch())
-        self._refs[f"refs/heads/{DEFAULT_BRANCH}"] = sha
-        return sha
-
-    def commit(self, sha: str) -> Commit:
-        return self._commits[sha]
-
-    def resolve(self, ref: str) -> str | None:
-        """A sha, ``refs/…``, ``heads/…``/``tags/…``, branch or tag name → commit sha."""
-        if ref in self._commits:
-            return ref
-        candidates = [ref, f"refs/{ref}", f"refs/heads/{ref}", f"refs/tags/{ref}"]
-        for candidate in candidates:
-            if candidate in self._refs:
-                return self._refs[candidate]
-        if _SHA_RE.match(ref):
-            matches = [sha for sha in self._commits if sha.startswith(ref)]
-            if len(matches) == 1:
-                return matches[0]
-        return None
-
-    def refs(self) -> list[GitRef]:
-        return [GitRef(ref, sha) for ref, sha in sorted(self._refs.items())]
-
-    def get_ref(self, ref: str) -> GitRef:
-        """GET /git/ref/{ref}; a recently deleted tag may still answer (``delete_ref_lag``)."""
-        full = f"refs/{ref}"
-        if full in self._refs:
-            return GitRef(full, self._refs[full])
-        ghost = self._ghost_refs.get(full)
-        if ghost is not None:
-            sha, remaining = ghost
-            if remaining > 1:
-                self._ghost_refs[full] = (sha, remaining - 1)
-            else:
-                del self._ghost_refs[full]
-            return GitRef(full, sha)
-        raise not_found()
-
-    def matching_refs(self, prefix: str) -> list[GitRef]:
-        full = f"refs/{prefix}"
-        return [r for r in self.refs() if r.ref.startswith(full)]
-
-    def create_ref(self, ref: str, sha: str) -> GitRef:
-        if not ref.startswith("refs/") or ref.count("/") < 2 or not valid_ref_name(ref[5:]):
-            raise ApiError(422, "Reference name is invalid")
-        if sha not in self._commits:
-            raise ApiError(422, "Object does not exist")
-        if ref in self._refs:
-            raise ApiError(422, "Reference already exists")
-        if ref.startswith("refs/tags/") and ref[10:] in self._immutable_tags:
+    def _guard_ref_creation(self, full: str) -> None:
+        if full.startswith("refs/tags/") and full[10:] in self._immutable_tags:
             raise ApiError(
-                422, f"Reference cannot be created: tag {ref[10:]} was used by an immutable release"
+                422, f"Reference cannot be created: tag {full[10:]} was used by an immutable release"
             )
-        self._refs[ref] = sha
-        self._ghost_refs.pop(ref, None)
-        self._touch()
-        return GitRef(ref, sha)
 
-    def _guard_immutable_tag(self, full: str, action: str) -> None:
+    def _guard_ref_change(self, full: str, action: str) -> None:
         tag = full.removeprefix("refs/tags/")
         if full.startswith("refs/tags/") and any(
             r.immutable and r.tag_name == tag for r in self._releases.values()
         ):
             raise ApiError(422, f"Cannot {action} {full}: it belongs to an immutable release")
 
-    def update_ref(self, ref: str, sha: str, *, force: bool) -> GitRef:
-        full = f"refs/{ref}"
-        if full not in self._refs:
-            raise ApiError(422, "Reference does not exist")
-        if sha not in self._commits:
-            raise ApiError(422, "Object does not exist")
-        self._guard_immutable_tag(full, "update")
-        if not force and not self._is_ancestor(self._refs[full], sha):
-            raise ApiError(422, "Update is not a fast forward")
-        self._refs[full] = sha
-        self._touch()
-        return GitRef(full, sha)
-
-    def delete_ref(self, ref: str) -> None:
-        full = f"refs/{ref}"
-        if full not in self._refs:
-            raise ApiError(422, "Reference does not exist")
-        self._guard_immutable_tag(full, "delete")
-        sha = self._refs.pop(full)
-        if full.startswith("refs/tags/") and self.delete_ref_lag > 0:
-            self._ghost_refs[full] = (sha, self.delete_ref_lag)
-        self._touch()
-
-    def _is_ancestor(self, ancestor: str, sha: str | None) -> bool:
-        for _ in range(len(self._commits) + 1):
-            if sha is None:
-                return False
-            if sha == ancestor:
-                return True
-            sha = self._commits[sha].parent
-        return False
-
-    def commits_between(self, base: str | None, head: str) -> list[Commit]:
-        """Commits reachable from ``head`` but not from ``base``, newest first."""
-        out: list[Commit] = []
-        sha: str | None = head
-        for _ in range(len(self._commits)):
-            if sha is None or sha == base:
-                break
-            out.append(self._commits[sha])
-            sha = self._commits[sha].parent
-        return out
-
     # -- releases -----------------------------------------------------------------------
 
     def releases(self, access: Access = Access.WRITE) -> list[Release]:
-        """Newest first; drafts only for callers that can push."""
+        """Newest first (by ``created_at``, the commit date); drafts only for callers that can push."""
         visible = [r for r in self._releases.values() if access.can_push or not r.draft]
-        return sorted(visible, key=_latest_key, reverse=True)
+        return sorted(visible, key=_list_key, reverse=True)
 
     def release(self, release_id: int, access: Access = Access.WRITE) -> Release:
         release = self._releases.get(release_id)
@@ -226,17 +128,35 @@ class RepoState:
         published = [r for r in self._releases.values() if not r.draft and r.tag_name == tag]
         if not published:
             raise not_found()
-        return max(published, key=_latest_key)
+        return max(published, key=_list_key)
+
+    @staticmethod
+    def _can_be_latest(release: Release) -> bool:
+        """ "Drafts and prereleases cannot be set as latest."""
+        return not release.draft and not release.prerelease
 
     def latest_release(self) -> Release:
-        eligible = [
-            r
-            for r in self._releases.values()
-            if not r.draft and not r.prerelease and r.make_latest != "false"
-        ]
+        """The release ``make_latest`` last pointed at; without one (or once it is deleted, or
+        became a draft or prerelease), the legacy rule over the releases not marked ``false``."""
+        pointed = self._releases.get(self._latest_id) if self._latest_id is not None else None
+        if pointed is not None and self._can_be_latest(pointed):
+            return pointed
+        eligible = [r for r in self._releases.values() if self._can_be_latest(r) and r.make_latest != "false"]
         if not eligible:
             raise not_found()
-        return max(eligible, key=_latest_key)
+        return max(eligible, key=_legacy_key)
+
+    def _apply_make_latest(self, release: Release, sent: str | None, newly_published: bool) -> None:
+        """``true`` (the default for a newly published release) points "latest" here, ``legacy``
+        hands the choice to the date-and-SemVer rule, ``false`` leaves the pointer elsewhere."""
+        if sent is None and newly_published:
+            sent = release.make_latest or "true"
+        if sent is None or release.draft:
+            return
+        if sent == "true" and self._can_be_latest(release):
+            self._latest_id = release.id
+        elif sent == "legacy" or (sent == "false" and self._latest_id == release.id):
+            self._latest_id = None
 
     def _check_tag_usable(self, tag: str, *, publishing: bool, exclude: int | None) -> None:
         if not valid_ref_name(tag):
@@ -254,6 +174,12 @@ class RepoState:
         if self.resolve(target) is None:
             raise validation_failed("Release", "invalid", "target_commitish")
 
+    def _commit_date(self, release: Release) -> float:
+        """The date of the release's commit: its tag's (peeled) once the tag exists, else its target's."""
+        sha = self.resolve(f"refs/tags/{release.tag_name}") if not release.draft else None
+        sha = sha or self.resolve(release.target_commitish)
+        return self.commit(sha).created_at if sha is not None else release.created_at
+
     def _ensure_tag(self, release: Release) -> None:
         """Publishing creates the tag at ``target_commitish`` unless it already exists."""
         ref = f"refs/tags/{release.tag_name}"
@@ -269,7 +195,8 @@ class RepoState:
         self._ensure_tag(release)
         if self.immutable_releases:
             self._immutable_tags.add(release.tag_name)
-        return attrs.evolve(release, draft=False, published_at=now, immutable=self.immutable_releases)
+        published = attrs.evolve(release, draft=False, published_at=now, immutable=self.immutable_releases)
+        return attrs.evolve(published, created_at=self._commit_date(published))
 
     def create_release(
         self,
@@ -281,7 +208,7 @@ class RepoState:
         draft: bool,
         prerelease: bool,
         generate_release_notes: bool,
-        make_latest: str,
+        make_latest: str | None,
     ) -> Release:
         target = target_commitish or DEFAULT_BRANCH
         self._check_tag_usable(tag_name, publishing=not draft, exclude=None)
@@ -304,9 +231,11 @@ class RepoState:
             updated_at=now,
             make_latest=make_latest,
         )
+        release = attrs.evolve(release, created_at=self._commit_date(release))
         if not draft:
             release = self._publish(release, now)
         self._releases[release.id] = release
+        self._apply_make_latest(release, make_latest, newly_published=not draft)
         return release
 
     def update_release(self, release_id: int, changes: dict[str, object]) -> Release:
@@ -323,6 +252,7 @@ class RepoState:
         if "target_commitish" in changes:
             self._check_target(target)
         now = self._touch()
+        sent = cast("str | None", changes.get("make_latest"))
         updated = attrs.evolve(
             release,
             tag_name=tag,
@@ -330,7 +260,7 @@ class RepoState:
             name=cast("str | None", changes.get("name", release.name)),
             body=cast("str | None", changes.get("body", release.body)),
             prerelease=bool(changes.get("prerelease", release.prerelease)),
-            make_latest=str(changes.get("make_latest", release.make_latest)),
+            make_latest=sent if sent is not None else release.make_latest,
             updated_at=now,
         )
         if release.draft and not draft:
@@ -339,13 +269,17 @@ class RepoState:
             updated = attrs.evolve(updated, draft=True, published_at=None)
         elif not draft and tag != release.tag_name:
             self._ensure_tag(updated)
+        updated = attrs.evolve(updated, created_at=self._commit_date(updated))
         self._releases[release_id] = updated
+        self._apply_make_latest(updated, sent, newly_published=release.draft and not draft)
         return updated
 
     def delete_release(self, release_id: int) -> None:
         """The tag stays (GitHub never deletes it with the release); assets go."""
         self.release(release_id)
         del self._releases[release_id]
+        if self._latest_id == release_id:
+            self._latest_id = None
         for asset in self.assets(release_id):
             del self._assets[asset.id]
             self._blobs.pop(asset.id, None)
@@ -366,7 +300,7 @@ class RepoState:
                 r for r in self.releases() if not r.draft and not r.prerelease and r.tag_name != tag_name
             ]
             previous = candidates[0].tag_name if candidates else None
-        base = self._refs.get(f"refs/tags/{previous}") if previous else None
+        base = self.resolve(f"refs/tags/{previous}") if previous else None
         lines = [f"* {c.message} ({c.sha[:7]})" for c in self.commits_between(base, head)]
         web = f"https://github.com/{self.owner}/{self.repo}"
         parts = ["## What's Changed", *lines, ""] if lines else []
@@ -399,13 +333,29 @@ class RepoState:
         if any(a.name == name and a.id != exclude for a in self.assets(release_id)):
             raise validation_failed("ReleaseAsset", "already_exists", "name")
 
-    def begin_upload(self, release_id: int, name: str, label: str | None, content_type: str) -> Asset:
-        """Take the name with an ``open`` asset; it stays open if the upload never completes."""
+    def begin_upload(
+        self, release_id: int, name: str, label: str | None, content_type: str, size: int
+    ) -> Asset:
+        """Take the name with an ``open`` asset; it stays open if the upload never completes.
+
+        ``size`` is the declared ``Content-Length``: GitHub's limits are checked before any byte.
+        """
         release = self.release(release_id)
         if release.immutable:
             raise ApiError(422, "Cannot upload assets to an immutable release.")
         name = normalize_asset_name(name)
+        if size >= self.max_asset_size:
+            raise validation_failed(
+                "ReleaseAsset", "custom", "size", f"size must be less than {self.max_asset_size} bytes"
+            )
         self._check_name_free(release_id, name, None)
+        if len(self.assets(release_id)) >= self.max_assets_per_release:
+            raise validation_failed(
+                "ReleaseAsset",
+                "custom",
+                "release",
+                f"a release can have at most {self.max_assets_per_release} assets",
+            )
         now = self._touch()
         asset = Asset(
             id=next(self._asset_ids),
@@ -421,6 +371,15 @@ class RepoState:
         )
         self._assets[asset.id] = asset
         return asset
+
+    def leave_starter(self, release_id: int, name: str, label: str | None, content_type: str) -> None:
+        """What an upload answered 5xx may leave: an empty ``starter`` asset that holds the name
+        (github-api.md). Nothing when the upload could not have started (name taken, no release…)."""
+        try:
+            asset = self.begin_upload(release_id, name, label, content_type, 0)
+        except ApiError:
+            return
+        self._assets[asset.id] = attrs.evolve(asset, state="starter")
 
     def finish_upload(self, asset_id: int, data: bytes) -> Asset:
         asset = self._assets.get(asset_id)

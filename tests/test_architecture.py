@@ -28,7 +28,10 @@ MAX_LINES = 600
 # those below it. "" is btp_release/__init__.py, the public API. btp_release.testing (the test doubles)
 # is in no layer: it may import everything, and nothing imports it (see RULE below).
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("foundations", frozenset({"errors", "redaction", "secret", "version", "wait", "retry", "neterrors"})),
+    (
+        "foundations",
+        frozenset({"errors", "redaction", "secret", "version", "wait", "retry", "neterrors", "http_core"}),
+    ),
     (
         "external systems",
         frozenset(

@@ -24,7 +24,8 @@ from btp_release.github.protocol import (
     error_for_response,
     next_link,
 )
-from btp_release.neterrors import Cause, lasting_error, request_origin
+from btp_release.http_core import USER_AGENT, HttpSession, TransportWording, read_error_body
+from btp_release.neterrors import Cause, request_origin
 from btp_release.redaction import get_logger
 from btp_release.retry import RetryPolicy
 from btp_release.secret import Secret, credential
@@ -33,9 +34,23 @@ from btp_release.wait import Clock, Sleeper
 T = TypeVar("T")
 log = get_logger("btp_release.github")
 
-USER_AGENT = "btp-release (+https://github.com/kyma-project)"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _ETAG_CACHE_SIZE = 256
+_WORDING = TransportWording(
+    timed_out="{what} timed out ({kind})",
+    timeout_hint="the call may have taken effect; it is checked before being repeated",
+    unreachable="{what}: network error ({kind}: {exc})",
+    unreachable_hint="check connectivity to GitHub; the call is retried",
+    network_error="{what}: network error ({kind}: {exc})",
+    network_hint="check connectivity to GitHub; the call is retried",
+    lasting_hints={
+        Cause.UNTRUSTED_CERTIFICATE: "add the server's CA certificate to SSL_CERT_FILE (or the "
+        "system store); never disable verification",
+        Cause.PLAIN_HTTP: "check the scheme and port of the GitHub API URL (github-api-url): "
+        "this server does not speak HTTPS there",
+        Cause.UNKNOWN_HOST: "check the host name of the GitHub API URL (github-api-url)",
+    },
+)
 
 
 def _token_from(token: Secret | str | None, environ: Mapping[str, str] | None) -> Secret | None:
@@ -52,13 +67,16 @@ def _token_from(token: Secret | str | None, environ: Mapping[str, str] | None) -
     return None
 
 
-class GitHubSession:
+class GitHubSession(HttpSession):
     """Connection, credentials and request policy for one repository ``owner/name``.
 
     ``http`` (an ``httpx.Client``) or ``transport`` is injected for tests and proxies; ``clock``
     (monotonic seconds), ``wall_clock`` (epoch seconds, for ``x-ratelimit-reset``) and ``sleeper``
     are injected so retries and waits run instantly in tests.
     """
+
+    service = "GitHub"
+    _wording = _WORDING
 
     def __init__(
         self,
@@ -83,12 +101,14 @@ class GitHubSession:
         self.repo = repo
         self.urls = ApiUrls.for_api_url(api_url)
         self._token = _token_from(token, environ)
-        self.retry = retry or RetryPolicy()
-        self.clock = clock
+        super().__init__(
+            http,
+            lambda: httpx.Client(transport=transport, timeout=timeout),
+            retry=retry or RetryPolicy(),
+            clock=clock,
+            sleeper=sleeper,
+        )
         self.wall_clock = wall_clock
-        self.sleeper = sleeper
-        self._owns_http = http is None
-        self._http = http or httpx.Client(transport=transport, timeout=timeout)
         self._headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
@@ -110,16 +130,6 @@ class GitHubSession:
     @property
     def authenticated(self) -> bool:
         return self._token is not None
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def __enter__(self: T) -> T:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- one request -------------------------------------------------------------------------
 
@@ -168,63 +178,33 @@ class GitHubSession:
             content=content,
             headers={**self._headers, **self._auth_headers(url, hypermedia), **(headers or {})},
         )
-        try:
-            response = self._http.send(request, stream=stream, follow_redirects=follow_redirects)
-        except httpx.TimeoutException as exc:
-            raise Transient(
-                f"GitHub {operation} for {subject} timed out ({type(exc).__name__})",
-                hint="the call may have taken effect; it is checked before being repeated",
-            ) from exc
-        except httpx.ConnectError as exc:
-            # Not retried: an untrusted certificate, plain HTTP on the HTTPS port, an unknown host name.
-            lasting = lasting_error(
-                exc,
-                what=f"GitHub {operation} for {subject}",
-                where=request_origin(exc) or self.urls.api,
-                hints={
-                    Cause.UNTRUSTED_CERTIFICATE: "add the server's CA certificate to SSL_CERT_FILE (or the "
-                    "system store); never disable verification",
-                    Cause.PLAIN_HTTP: "check the scheme and port of the GitHub API URL (github-api-url): "
-                    "this server does not speak HTTPS there",
-                    Cause.UNKNOWN_HOST: "check the host name of the GitHub API URL (github-api-url)",
-                },
-            )
-            if lasting is not None:
-                raise lasting from exc
-            raise Transient(
-                f"GitHub {operation} for {subject}: network error ({type(exc).__name__}: {exc})",
-                hint="check connectivity to GitHub; the call is retried",
-            ) from exc
-        except httpx.LocalProtocolError as exc:  # our request is malformed: sending it again cannot help
-            raise InvalidInput(f"GitHub {operation} for {subject}: the request is invalid ({exc})") from exc
-        except httpx.TransportError as exc:
-            raise Transient(
-                f"GitHub {operation} for {subject}: network error ({type(exc).__name__}: {exc})",
-                hint="check connectivity to GitHub; the call is retried",
-            ) from exc
+        return self.exchange(
+            request,
+            operation=operation,
+            subject=subject,
+            expect=expect,
+            stream=stream,
+            follow_redirects=follow_redirects,
+        )
+
+    def _where(self, exc: httpx.TransportError) -> str:
+        return request_origin(exc) or self.urls.api
+
+    def _received(self, response: httpx.Response) -> None:
         if "x-ratelimit-remaining" in response.headers:
             self.rate_limit = RateLimitInfo.from_headers(response.headers)
-        if response.status_code in set(expect):
-            return response
-        try:
-            response.read()
-            body: Any = response.json() if response.content else None
-        except (ValueError, httpx.HTTPError):
-            body = response.text[:200] if not stream else None
-        finally:
-            response.close()
-        raise error_for_response(
+
+    def _error(
+        self, response: httpx.Response, *, operation: str, subject: str, stream: bool
+    ) -> BtpReleaseError:
+        return error_for_response(
             response.status_code,
             response.headers,
-            body,
+            read_error_body(response, keep_text=not stream),
             operation=operation,
             subject=subject,
             now=self.wall_clock(),
         )
-
-    def retrying(self, fn: Callable[[], T], *, what: str) -> T:
-        """Run an idempotent call under the retry policy."""
-        return self.retry.call(fn, what=what, sleeper=self.sleeper)
 
     def request_json(
         self,

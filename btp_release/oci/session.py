@@ -2,7 +2,8 @@
 
 It picks HTTPS (plain HTTP only for loopback or ``insecure``), authenticates through
 :class:`~btp_release.oci.auth.RegistryAuth`, maps failures to typed errors and retries idempotent
-calls with the one :class:`~btp_release.retry.RetryPolicy`.
+calls with the one :class:`~btp_release.retry.RetryPolicy`; the request path itself is
+:class:`~btp_release.http_core.HttpSession`, shared with the GitHub client.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from btp_release.errors import InvalidInput, Transient
-from btp_release.neterrors import Cause, lasting_error
+from btp_release.errors import BtpReleaseError, Transient
+from btp_release.http_core import USER_AGENT, HttpSession, TransportWording, read_error_body
+from btp_release.neterrors import Cause
 from btp_release.oci.auth import RegistryAuth
 from btp_release.oci.credentials import Credentials, DockerConfig, credentials_hint
 from btp_release.oci.protocol import base_url, check_url_allowed, error_for_response
@@ -29,10 +31,8 @@ from btp_release.wait import Clock, Sleeper
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "RegistrySession"]
 
-T = TypeVar("T")
 log = get_logger("btp_release.oci")
 
-USER_AGENT = "btp-release (+https://github.com/kyma-project)"
 # Per network operation (connect, each read, each write), not for a whole blob transfer.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _MAX_REDIRECTS = 5
@@ -73,8 +73,31 @@ class _DeferredTrustContext(ssl.SSLContext):
         return super().wrap_bio(*args, **kwargs)
 
 
-class RegistrySession:
+def _wording(host: str) -> TransportWording:
+    """How a registry session words transport failures: the server named, and where to allow plain HTTP."""
+    return TransportWording(
+        timed_out="{what} timed out ({kind}) at {where}",
+        timeout_hint="the registry is slow or overloaded; the call is retried",
+        unreachable="{what}: the registry is unreachable at {where} ({exc})",
+        unreachable_hint="check that the registry runs and that host and port are right; the call is retried",
+        network_error="{what}: network error at {where} ({kind}: {exc})",
+        network_hint="check connectivity to the registry; the call is retried",
+        lasting_hints={
+            Cause.UNTRUSTED_CERTIFICATE: "add the registry's CA certificate to SSL_CERT_FILE (or the "
+            "system store); never disable verification for a registry you do not control",
+            Cause.PLAIN_HTTP: f"if {host} is meant to be reached over plain HTTP, add it to the "
+            "insecure-registries setting (config key insecure-registries, environment "
+            "BTP_RELEASE_INSECURE_REGISTRIES, flag --insecure-registries); otherwise check the port",
+            Cause.UNKNOWN_HOST: "check the registry host name in the configuration (module-registry, "
+            "image-repo) or the image reference",
+        },
+    )
+
+
+class RegistrySession(HttpSession):
     """Connection, credentials and request policy for one registry host (``name[:port]``)."""
+
+    service = "registry"
 
     def __init__(
         self,
@@ -96,27 +119,26 @@ class RegistrySession:
         self.host = host
         self.insecure = insecure
         self.base_url = base_url(host, insecure=insecure, scheme=scheme)
-        self.retry = retry or RetryPolicy()
-        self.clock = clock
-        self.sleeper = sleeper
         source: Credentials | Callable[[], Credentials] | None = credentials
         if credentials is None and docker_config is not None:
             config = docker_config
             source = lambda: config.credentials_for(host)  # noqa: E731 - resolved on the first challenge
         self.auth = RegistryAuth(self.base_url, source, clock=clock, allow_http_realm=insecure)
-        self._owns_http = http is None
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = http or httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            limits=limits,
-            verify=_DeferredTrustContext(ssl.PROTOCOL_TLS_CLIENT) if transport is None else True,
+        super().__init__(
+            http,
+            lambda: httpx.Client(
+                transport=transport,
+                timeout=timeout,
+                limits=limits,
+                verify=_DeferredTrustContext(ssl.PROTOCOL_TLS_CLIENT) if transport is None else True,
+            ),
+            retry=retry or RetryPolicy(),
+            clock=clock,
+            sleeper=sleeper,
         )
         self._headers = {"User-Agent": user_agent}
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        self._wording = _wording(host)
 
     # -- URLs -------------------------------------------------------------------------------------
 
@@ -130,48 +152,6 @@ class RegistrySession:
         return url
 
     # -- one exchange ----------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def network_errors(self, operation: str, subject: str) -> Iterator[None]:
-        """Turn httpx transport errors (also while streaming a body) into :class:`Transient`."""
-        try:
-            yield
-        except httpx.TimeoutException as exc:
-            raise Transient(
-                f"registry {operation} for {subject} timed out ({type(exc).__name__}) at {self._where(exc)}",
-                hint="the registry is slow or overloaded; the call is retried",
-            ) from exc
-        except httpx.ConnectError as exc:
-            # Not retried: an untrusted certificate, plain HTTP on the HTTPS port, an unknown host name.
-            lasting = lasting_error(
-                exc,
-                what=f"registry {operation} for {subject}",
-                where=self._where(exc),
-                hints={
-                    Cause.UNTRUSTED_CERTIFICATE: "add the registry's CA certificate to SSL_CERT_FILE (or the "
-                    "system store); never disable verification for a registry you do not control",
-                    Cause.PLAIN_HTTP: f"if {self.host} is meant to be reached over plain HTTP, add it to the "
-                    "insecure-registries setting (config key insecure-registries, environment "
-                    "BTP_RELEASE_INSECURE_REGISTRIES, flag --insecure-registries); otherwise check the port",
-                    Cause.UNKNOWN_HOST: "check the registry host name in the configuration (module-registry, "
-                    "image-repo) or the image reference",
-                },
-            )
-            if lasting is not None:
-                raise lasting from exc
-            raise Transient(
-                f"registry {operation} for {subject}: the registry is unreachable at {self._where(exc)} "
-                f"({exc})",
-                hint="check that the registry runs and that host and port are right; the call is retried",
-            ) from exc
-        except httpx.LocalProtocolError as exc:  # our request is malformed: sending it again cannot help
-            raise InvalidInput(f"registry {operation} for {subject}: the request is invalid ({exc})") from exc
-        except httpx.TransportError as exc:
-            raise Transient(
-                f"registry {operation} for {subject}: network error at {self._where(exc)} "
-                f"({type(exc).__name__}: {exc})",
-                hint="check connectivity to the registry; the call is retried",
-            ) from exc
 
     def _where(self, exc: httpx.TransportError) -> str:
         try:
@@ -203,25 +183,14 @@ class RegistrySession:
         request = self._http.build_request(
             method, url, params=params, content=content, headers={**self._headers, **(headers or {})}
         )
-        with self.network_errors(operation, subject):
-            response = self._http.send(request, stream=stream, auth=self.auth, follow_redirects=False)
-        if response.status_code in set(expect):
-            return response
-        raise self._error(response, operation=operation, subject=subject)
+        return self.exchange(
+            request, operation=operation, subject=subject, expect=expect, stream=stream, auth=self.auth
+        )
 
-    def _error(self, response: httpx.Response, *, operation: str, subject: str) -> Exception:
-        body: Any = None
-        try:
-            if response.request.method != "HEAD":
-                response.read()
-                try:
-                    body = response.json()
-                except ValueError:
-                    body = response.text[:200]
-        except httpx.HTTPError:
-            body = None
-        finally:
-            response.close()
+    def _error(
+        self, response: httpx.Response, *, operation: str, subject: str, stream: bool
+    ) -> BtpReleaseError:
+        body = read_error_body(response)
         sent = "authorization" in response.request.headers
         # Resolving credentials may run a helper: only a 401 needs them, for the advice.
         hint = credentials_hint(self.host, self.auth.credentials) if response.status_code == 401 else ""
@@ -266,7 +235,3 @@ class RegistrySession:
             response.close()
             url = self.resolve(response.headers.get("location", ""), relative_to=url)
         raise Transient(f"registry {operation} for {subject}: more than {_MAX_REDIRECTS} redirects")
-
-    def retrying(self, fn: Callable[[], T], *, what: str) -> T:
-        """Run an idempotent call under the retry policy."""
-        return self.retry.call(fn, what=what, sleeper=self.sleeper)

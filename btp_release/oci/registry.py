@@ -5,6 +5,9 @@
 needs: existence checks by one ``HEAD``, bounded waits for a tag, paged tag listing, streamed and
 verified blob transfer, concurrent artifact push/pull and copies between repositories and
 registries. Why it is built on httpx and not on oras-py: ``docs/oci.md``.
+
+The client checks references and composes whole artifacts here; the manifest and tag requests live
+in :mod:`~btp_release.oci.manifests`, the blob requests in :mod:`~btp_release.oci.blobs`.
 """
 
 from __future__ import annotations
@@ -20,24 +23,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import httpx
 
-from btp_release.errors import BtpReleaseError, DigestMismatch, InvalidInput, NotFound
+from btp_release.errors import InvalidInput, NotFound
 from btp_release.oci.blobs import DEFAULT_READ_LIMIT, BlobTransfer
 from btp_release.oci.credentials import Credentials, DockerConfig
+from btp_release.oci.manifests import Manifests
 from btp_release.oci.model import (
     DOCKER_LIST,
-    MANIFEST_ACCEPT,
     OCI_EMPTY,
     OCI_INDEX,
     TITLE,
     Descriptor,
     Manifest,
     Reference,
-    check_digest,
-    sha256_digest,
 )
-from btp_release.oci.protocol import next_page
 from btp_release.oci.session import DEFAULT_TIMEOUT, USER_AGENT, RegistrySession
-from btp_release.redaction import get_logger
 from btp_release.retry import RetryPolicy
 from btp_release.wait import Clock, Poll, Sleeper, WaitPolicy, wait_until
 
@@ -48,7 +47,6 @@ __all__ = ["RegistryClient"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-log = get_logger("btp_release.oci")
 
 _INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 # push_files reads a file up to this size into memory and sends it in one PUT: one request less than a
@@ -109,6 +107,7 @@ class RegistryClient:
         self.host = host
         self.max_workers = max_workers
         self._blobs = BlobTransfer(self.session)
+        self._manifests = Manifests(self.session)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.session.base_url!r}, auth={self.session.auth!r})"
@@ -150,75 +149,19 @@ class RegistryClient:
             return Reference(self.host, repository, digest=reference)
         return Reference(self.host, repository, tag=reference)
 
-    def _manifest_url(self, ref: Reference) -> str:
-        return self.session.url(ref.repository, f"manifests/{ref.reference}")
-
     # -- manifests ---------------------------------------------------------------------------------
-
-    def _head(self, ref: Reference) -> Descriptor | None:
-        response = self.session.send(
-            "HEAD",
-            self._manifest_url(ref),
-            operation="check manifest",
-            subject=str(ref),
-            expect=(200, 404),
-            headers={"Accept": MANIFEST_ACCEPT},
-        )
-        response.close()
-        if response.status_code == 404:
-            return None
-        digest = response.headers.get("docker-content-digest")
-        media_type = response.headers.get("content-type", "").split(";")[0].strip()
-        length = response.headers.get("content-length")
-        if digest and length is not None and media_type:
-            return Descriptor(media_type, check_digest(digest), int(length))
-        # Some registries omit Docker-Content-Digest on HEAD: ask for the manifest itself.
-        found = self._get_raw(ref)
-        return found[1] if found else None
 
     def head_manifest(self, ref: Reference) -> Descriptor | None:
         """The manifest's descriptor by one ``HEAD`` (with the OCI ``Accept``), or ``None``."""
-        ref = self._check(ref)
-        return self.session.retrying(lambda: self._head(ref), what=f"check manifest {ref}")
+        return self._manifests.head(self._check(ref))
 
     def tag_exists(self, ref: Reference) -> bool:
         return self.head_manifest(ref) is not None
 
-    def _get_raw(self, ref: Reference) -> tuple[bytes, Descriptor] | None:
-        response = self.session.send(
-            "GET",
-            self._manifest_url(ref),
-            operation="get manifest",
-            subject=str(ref),
-            expect=(200, 404),
-            headers={"Accept": MANIFEST_ACCEPT},
-        )
-        if response.status_code == 404:
-            response.close()
-            return None
-        raw = response.content
-        digest = sha256_digest(raw)
-        for claimed, source in (
-            (ref.digest, "the reference"),
-            (response.headers.get("docker-content-digest"), "the registry"),
-        ):
-            if claimed and claimed.startswith("sha256:") and claimed != digest:
-                raise DigestMismatch(
-                    f"manifest {ref} hashes to {digest}, but {source} says {claimed}",
-                    hint="the registry's copy or a proxy altered it; re-run, push again if it repeats",
-                )
-        media_type = response.headers.get("content-type", "").split(";")[0].strip()
-        try:
-            media_type = str(json.loads(raw).get("mediaType") or media_type)
-        except (ValueError, AttributeError):
-            raise InvalidInput(f"manifest {ref} is not a JSON object") from None
-        return raw, Descriptor(media_type, digest, len(raw))
-
     def get_manifest_raw(self, ref: Reference) -> tuple[bytes, Descriptor] | None:
         """The manifest's exact bytes (any media type: image manifest, index) and descriptor, or
         ``None``; the digest is verified against the reference and the registry's header."""
-        ref = self._check(ref)
-        return self.session.retrying(lambda: self._get_raw(ref), what=f"get manifest {ref}")
+        return self._manifests.get_raw(self._check(ref))
 
     def get_manifest(
         self, repository: str | Reference, reference: str | None = None
@@ -253,36 +196,7 @@ class RegistryClient:
 
     def push_manifest_raw(self, ref: Reference, raw: bytes, media_type: str) -> Descriptor:
         """PUT exact manifest bytes (a copy keeps its digest) under the reference's tag or digest."""
-        ref = self._check(ref)
-        descriptor = Descriptor(media_type, sha256_digest(raw), len(raw))
-        if ref.digest and ref.digest != descriptor.digest:
-            raise InvalidInput(f"manifest bytes hash to {descriptor.digest}, not to the digest of {ref}")
-        target = ref if ref.tag or ref.digest else ref.with_digest(descriptor.digest)
-        url = self.session.url(ref.repository, f"manifests/{target.tag or target.digest}")
-
-        def attempt() -> Descriptor:
-            response = self.session.send(
-                "PUT",
-                url,
-                operation="push manifest",
-                subject=str(target),
-                expect=(201,),
-                content=raw,
-                headers={"Content-Type": media_type},
-            )
-            response.close()
-            said = response.headers.get("docker-content-digest")
-            if said and said != descriptor.digest:
-                raise DigestMismatch(
-                    f"registry stored manifest {target} as {said}, but the bytes sent hash to "
-                    f"{descriptor.digest}",
-                    hint="the registry rewrote the manifest; it may not support this media type",
-                )
-            return descriptor
-
-        result = self.session.retrying(attempt, what=f"push manifest {target}")
-        log.info("pushed manifest %s (%s)", target, descriptor.digest)
-        return result
+        return self._manifests.push_raw(self._check(ref), raw, media_type)
 
     def delete_manifest(self, ref: Reference) -> bool:
         """Delete the manifest ``ref`` points at; ``False`` if there was none.
@@ -290,27 +204,7 @@ class RegistryClient:
         Registries delete by digest, so a tag is resolved first and **every tag** of that manifest
         goes with it. Needs deletes enabled on the registry (else ``Conflict``).
         """
-        ref = self._check(ref)
-        digest = ref.digest
-        if digest is None:
-            found = self.head_manifest(ref)
-            if found is None:
-                return False
-            digest = found.digest
-        target = ref.with_digest(digest)
-
-        def attempt() -> bool:
-            response = self.session.send(
-                "DELETE",
-                self.session.url(ref.repository, f"manifests/{digest}"),
-                operation="delete manifest",
-                subject=str(target),
-                expect=(202, 404),
-            )
-            response.close()
-            return response.status_code == 202
-
-        return self.session.retrying(attempt, what=f"delete manifest {target}")
+        return self._manifests.delete(self._check(ref))
 
     # -- tags --------------------------------------------------------------------------------------
 
@@ -321,45 +215,7 @@ class RegistryClient:
         ``page_size`` asks for ``n`` tags per page (registries may ignore it; distribution 2.8
         does). More than ``max_pages`` pages is an error, never an endless loop.
         """
-        if page_size is not None and page_size < 1:
-            raise InvalidInput(f"page_size must be positive, not {page_size}")
-        subject = f"{self.host}/{repository}"
-        url: str | None = self.session.url(repository, "tags/list")
-        params: dict[str, str | int] | None = {"n": page_size} if page_size else None
-        tags: list[str] = []
-        for _ in range(max_pages):
-            if url is None:
-                return tags
-
-            def page(
-                page_url: str = url, page_params: dict[str, str | int] | None = params
-            ) -> tuple[list[str], str | None]:
-                response = self.session.send(
-                    "GET",
-                    page_url,
-                    operation="list tags",
-                    subject=subject,
-                    params=page_params,
-                    expect=(200, 404),
-                )
-                if response.status_code == 404:  # NAME_UNKNOWN: nothing was ever tagged there
-                    response.close()
-                    return [], None
-                try:
-                    body = response.json()
-                except ValueError:
-                    raise InvalidInput(f"registry list tags for {subject}: the answer is not JSON") from None
-                found = body.get("tags") if isinstance(body, dict) else None
-                return [str(t) for t in found or []], next_page(str(response.url), response.headers)
-
-            found, url = self.session.retrying(page, what=f"list tags of {subject}")
-            tags.extend(found)
-            params = None  # the next link carries its own query
-        if url is None:
-            return tags
-        raise BtpReleaseError(
-            f"registry list tags for {subject}: more than {max_pages} pages", hint="raise max_pages"
-        )
+        return self._manifests.list_tags(repository, page_size, max_pages)
 
     def wait_for_tag(
         self,
@@ -373,7 +229,7 @@ class RegistryClient:
         ref = self._check(ref)
 
         def probe() -> Poll[Descriptor | None]:
-            found = self._head(ref)
+            found = self._manifests.probe(ref)
             return Poll(found is not None, found, f"{ref} present" if found else f"{ref} not found")
 
         found = wait_until(

@@ -1,4 +1,8 @@
-"""Behaviour of the GitHub simulator itself, over real HTTP with httpx (nothing mocked)."""
+"""Behaviour of the GitHub simulator itself, over real HTTP with httpx (nothing mocked).
+
+More in ``test_github_sim_rules.py`` (make_latest, tag objects, conditional requests, limits)
+and ``test_github_sim_faults.py`` (injected faults).
+"""
 
 from __future__ import annotations
 
@@ -6,39 +10,16 @@ import hashlib
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from btp_release.testing import Fault, GitHubSimulator
+from btp_release.testing import GitHubSimulator
 
-OWNER, NAME = "kyma-project", "btp-manager"
-REPO = f"/repos/{OWNER}/{NAME}"
-MakeSim = Callable[..., GitHubSimulator]
-
-
-class Clock:
-    """A settable clock for the simulator (rate-limit windows, timestamps)."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def api(sim: GitHubSimulator, role: str | None = "push", **kwargs: Any) -> httpx.Client:
-    """A client for the API host; role "push"/"read" picks a simulator token, None sends none,
-    anything else is sent as the token itself."""
-    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-    chosen = {"push": sim.token, "read": sim.readonly_token}.get(role or "", role)
-    if chosen:
-        headers["Authorization"] = f"Bearer {chosen}"
-    return httpx.Client(base_url=sim.api_url, headers=headers, timeout=5.0, **kwargs)
+from .github_sim_support import NAME, OWNER, REPO, Clock, MakeSim, api, create, tag_sha, upload
 
 
 @pytest.fixture
@@ -50,25 +31,6 @@ def sim(github_sim: GitHubSimulator) -> GitHubSimulator:
 def gh(sim: GitHubSimulator) -> Iterator[httpx.Client]:
     with api(sim) as client:
         yield client
-
-
-def create(gh: httpx.Client, tag: str, **fields: Any) -> dict[str, Any]:
-    response = gh.post(f"{REPO}/releases", json={"tag_name": tag, **fields})
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def upload(
-    gh: httpx.Client, release: dict[str, Any], name: str, data: bytes, **kwargs: Any
-) -> httpx.Response:
-    url = release["upload_url"].split("{")[0]
-    headers = {"Content-Type": "application/octet-stream"}
-    return gh.post(url, params={"name": name}, content=data, headers=headers, **kwargs)
-
-
-def tag_sha(sim: GitHubSimulator, tag: str) -> str | None:
-    return next((r.sha for r in sim.refs() if r.ref == f"refs/tags/{tag}"), None)
 
 
 # -- auth and permissions ------------------------------------------------------------------
@@ -547,84 +509,6 @@ def test_minimal_graphql_for_gh(sim: GitHubSimulator, gh: httpx.Client) -> None:
         assert anonymous.post("/graphql", json={"query": query}).status_code == 401
     unknown = gh.post("/graphql", json={"query": "query Other { viewer { login } }"}).json()
     assert "errors" in unknown
-
-
-# -- faults ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["status", "status_after", "reset", "reset_after"])
-def test_fault_fails_before_or_after_acting(sim: GitHubSimulator, gh: httpx.Client, kind: Any) -> None:
-    sim.add_fault(Fault(method="POST", path=r"/releases$", kind=kind, status=503))
-    if kind.startswith("reset"):
-        with pytest.raises(httpx.TransportError):
-            gh.post(f"{REPO}/releases", json={"tag_name": "1.0.0"})
-        assert sim.requests[-1].status == 0
-    else:
-        assert gh.post(f"{REPO}/releases", json={"tag_name": "1.0.0"}).status_code == 503
-    assert len(sim.releases()) == (1 if kind.endswith("_after") else 0)
-
-
-def test_fault_affects_times_matching_requests(sim: GitHubSimulator, gh: httpx.Client) -> None:
-    sim.add_fault(Fault(method="POST", path=r"/releases$", kind="status", status=500, times=2))
-    assert gh.post(f"{REPO}/releases", json={"tag_name": "1.0.0"}).status_code == 500
-    assert gh.get(f"{REPO}/releases").status_code == 200  # other methods unaffected
-    assert gh.post(f"{REPO}/releases", json={"tag_name": "1.0.0"}).status_code == 500
-    assert gh.post(f"{REPO}/releases", json={"tag_name": "1.0.0"}).status_code == 201
-    assert sim.pending_faults() == []
-
-
-@pytest.mark.parametrize("status", [403, 429])
-def test_fault_rate_limit(sim: GitHubSimulator, gh: httpx.Client, status: int) -> None:
-    sim.add_fault(Fault(method="GET", path=".*", kind="rate_limit", status=status, retry_after=7))
-    before = int(time.time())
-    response = gh.get(REPO)
-    assert response.status_code == status
-    assert response.headers["x-ratelimit-remaining"] == "0"
-    assert before + 7 <= int(response.headers["x-ratelimit-reset"]) <= int(time.time()) + 7
-    assert "rate limit exceeded" in response.json()["message"]
-    assert gh.get(REPO).status_code == 200
-
-
-def test_fault_secondary_rate_limit(sim: GitHubSimulator, gh: httpx.Client) -> None:
-    sim.add_fault(Fault(method="POST", path="releases", kind="secondary", retry_after=3))
-    response = gh.post(f"{REPO}/releases", json={"tag_name": "1.0.0"})
-    assert response.status_code == 403
-    assert response.headers["retry-after"] == "3"
-    assert response.json()["message"].startswith("You have exceeded a secondary rate limit")
-    assert sim.releases() == []
-
-
-def test_fault_reset_during_upload_leaves_open_asset(sim: GitHubSimulator, gh: httpx.Client) -> None:
-    release = create(gh, "1.0.0", draft=True)
-    sim.add_fault(Fault(method="POST", path=r"/assets$", kind="reset"))
-    with pytest.raises(httpx.TransportError):
-        upload(gh, release, "a.bin", b"z" * 200_000)
-    [asset] = sim.assets(release["id"])
-    assert asset.state == "open" and asset.size == 0
-
-
-def test_fault_latency(sim: GitHubSimulator, gh: httpx.Client) -> None:
-    sim.add_fault(Fault(method="*", path=r"^/repos/[^/]+/[^/]+$", kind="latency", delay=0.2))
-    started = time.monotonic()
-    assert gh.get(REPO).status_code == 200
-    assert time.monotonic() - started >= 0.2
-
-
-def test_fault_on_storage_host(sim: GitHubSimulator, gh: httpx.Client) -> None:
-    release = create(gh, "1.0.0")
-    asset = upload(gh, release, "a.txt", b"data").json()
-    sim.add_fault(Fault(method="GET", path="^/github-production-release-asset/", status=500))
-    redirect = gh.get(asset["url"], headers={"Accept": "application/octet-stream"})
-    location = redirect.headers["Location"]
-    assert httpx.get(location).status_code == 500
-    assert httpx.get(location).content == b"data"
-
-
-def test_fault_validation() -> None:
-    with pytest.raises(ValueError, match="unknown fault kind"):
-        Fault(method="GET", path=".*", kind="explode")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="times"):
-        Fault(method="GET", path=".*", times=0)
 
 
 def test_documentation_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

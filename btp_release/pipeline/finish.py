@@ -12,7 +12,8 @@ import attrs
 from btp_release.errors import CheckFailed, DigestMismatch, InvalidInput, NotFound
 from btp_release.github import Release
 from btp_release.oci import Reference
-from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
+from btp_release.pipeline.context import ReleaseContext
+from btp_release.pipeline.outcomes import StageLog, StageResult
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, E2ERecord, Provenance
 from btp_release.pipeline.records import put_provenance, registry_digest
 from btp_release.pipeline.runner import E2ERequest

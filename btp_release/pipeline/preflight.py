@@ -13,7 +13,8 @@ from typing import TypeVar
 
 from btp_release.errors import AlreadyExists, AuthenticationFailed, BtpReleaseError, InvalidInput, NotFound
 from btp_release.oci import Descriptor, Reference
-from btp_release.pipeline.context import PreflightFailed, ReleaseContext, StageLog, StageResult
+from btp_release.pipeline.context import ReleaseContext
+from btp_release.pipeline.outcomes import PreflightFailed, StageLog, StageResult
 from btp_release.pipeline.provenance import ArtifactRecord, Provenance
 from btp_release.pipeline.records import REVISION_LABEL
 

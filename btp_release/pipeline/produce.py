@@ -13,7 +13,8 @@ import functools
 from btp_release.errors import AlreadyExists, Conflict, DigestMismatch, NotFound
 from btp_release.github.assets import TEMP_SUFFIX
 from btp_release.module import push_module, read_module
-from btp_release.pipeline.context import ReleaseContext, StageLog, StageResult
+from btp_release.pipeline.context import ReleaseContext
+from btp_release.pipeline.outcomes import StageLog, StageResult
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, sha256_bytes
 from btp_release.pipeline.records import (
     REVISION_LABEL,

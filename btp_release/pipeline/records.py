@@ -16,7 +16,8 @@ from btp_release.github.assets import TEMP_SUFFIX
 from btp_release.module import template_files, to_yaml
 from btp_release.module.template import BuiltModule
 from btp_release.oci import Reference
-from btp_release.pipeline.context import ReleaseContext, StageLog
+from btp_release.pipeline.context import ReleaseContext
+from btp_release.pipeline.outcomes import StageLog
 from btp_release.pipeline.provenance import PROVENANCE_ASSET, Provenance
 
 __all__ = ["REVISION_LABEL", "put_provenance", "registry_digest", "render_assets", "with_assets"]

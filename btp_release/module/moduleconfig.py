@@ -17,21 +17,26 @@ Deliberate differences from modulectl (each stricter, each for something modulec
 artifact or a crash): a version with build metadata (``1.2.0+build``) or longer than 128 characters is
 refused, since the version becomes an OCI tag; an ``associatedResources`` entry that is ``null`` is a
 problem (modulectl panics on it). Files named in the config are not opened here: the release reads them.
+
+The Go side lives apart: :mod:`~btp_release.module.yamlv3` reads YAML as yaml.v3 does,
+:mod:`~btp_release.module.goparse` holds Go's URL and Masterminds' SemVer rules; this module holds
+modulectl's keys and checks and the :class:`ModuleConfig` model.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from btp_release.errors import InvalidInput
+from btp_release.module.goparse import GO_SPACE, parse_url, strict_semver_problem
 from btp_release.module.spec import GroupVersionKind, ManagerRef
+from btp_release.module.yamlv3 import Decoder, Yamlv3Loader, is_null, node_kind, node_line
 from btp_release.version import Version
 
 __all__ = ["REMOVED_KEYS", "ModuleConfig", "ModuleConfigError", "UrlOrPath", "strict_semver_problem"]
@@ -69,11 +74,6 @@ _NAME_MAX = 255
 _NAMESPACE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _NAMESPACE_MAX = 253
 _VERSION_MAX = 128  # btp_release.version: the version is an OCI tag
-
-_STR = "tag:yaml.org,2002:str"
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 class ModuleConfigError(InvalidInput):
@@ -190,20 +190,8 @@ class ModuleConfig:
         return config
 
 
-# --- YAML: compose nodes the way yaml.v3 resolves plain scalars (YAML 1.2 core: null, true/false) ---------
-
-
-class _Loader(yaml.BaseLoader):
-    """Composes nodes only; plain scalars resolve as in yaml.v3 (only ``true``/``false`` are booleans)."""
-
-
-_Loader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Loader.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
-
-
 def _compose(text: str, source: str) -> MappingNode:
-    loader = _Loader(text)
+    loader = Yamlv3Loader(text)
     try:
         # Like yaml.v3's Unmarshal: the first document only.
         node = loader.get_node() if loader.check_node() else None
@@ -220,136 +208,30 @@ def _compose(text: str, source: str) -> MappingNode:
         raise ModuleConfigError([f"invalid YAML: {exc}"], source=source) from exc
     finally:
         loader.dispose()
-    if node is None or _is_null(node):
+    if node is None or is_null(node):
         raise ModuleConfigError(
             ["the file is empty"], source=source, hint="a module-config.yaml names at least the module"
         )
     if not isinstance(node, MappingNode):
         raise ModuleConfigError(
-            [f"expected a mapping of module-config keys, got {_kind(node)} (line {_line(node)})"],
+            [f"expected a mapping of module-config keys, got {node_kind(node)} (line {node_line(node)})"],
             source=source,
         )
     return node
 
 
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.tag == _NULL
-
-
-def _kind(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    return "null" if _is_null(node) else f"{node.value!r}"
-
-
-_YES = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
-_NO = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
 _LINK_WHAT = "a list of {name, link} or a mapping of names to links"
 _REF_WHAT = "an https URL or a path relative to the directory of the config file"
 
 
-class _Reader:
+class _Reader(Decoder):
     """Decodes the node tree as yaml.v3 decodes it into modulectl's struct, and checks modulectl's rules,
-    collecting every problem. ``bad`` holds the paths that already have a type problem, so a wrongly typed
-    value is not reported a second time as missing."""
+    collecting every problem (see :class:`~btp_release.module.yamlv3.Decoder`)."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.bad: set[str] = set()
+        super().__init__()
         self.ignored: list[str] = []
         self.unknown: list[str] = []
-        self.key_lines: dict[int, int] = {}  # id(value node) → line of its key, where a problem is shown
-
-    def problem(self, text: str, node: Node | None = None) -> None:
-        if node is not None:
-            text += f" (line {self.key_lines.get(id(node), _line(node))})"
-        self.problems.append(text)
-
-    def wrong_type(self, path: str, expected: str, node: Node) -> None:
-        self.bad.add(path)
-        self.problem(f"{path}: must be {expected}, got {_kind(node)}", node)
-
-    # mappings: a key twice is an error; merge keys as yaml.v3 (explicit keys win, then earlier merges)
-
-    def pairs(self, node: MappingNode, path: str, _seen: frozenset[int] = frozenset()) -> dict[str, Node]:
-        result: dict[str, Node] = {}
-        first: dict[str, Node] = {}
-        merges: list[Node] = []
-        where = path or "the file"
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                self.problem(f"{where}: a key must be text, got {_kind(key)}", key)
-                continue
-            if key.value in first:
-                shown = f"{path}.{key.value}" if path else str(key.value)
-                self.problem(f"{shown}: defined twice (first at line {_line(first[key.value])})", key)
-                continue
-            first[key.value] = key
-            self.key_lines.setdefault(id(value), _line(key))
-            if key.tag == _MERGE:
-                merges.append(value)
-            else:
-                result[_text_of(key)] = value
-        for merge in merges:
-            for item in merge.value if isinstance(merge, SequenceNode) else [merge]:
-                if not isinstance(item, MappingNode):
-                    self.problem(f"{where}: '<<' merges mappings only, got {_kind(item)}", item)
-                elif id(item) not in _seen:
-                    for name, value in self.pairs(item, path, _seen | {id(node)}).items():
-                        result.setdefault(name, value)
-        return result
-
-    # scalars
-
-    def text(self, node: Node | None, path: str) -> str | None:
-        """A text value as yaml.v3 sets a Go string: None when absent, "" for null, else as written."""
-        if node is None:
-            return None
-        if isinstance(node, ScalarNode):
-            return _text_of(node)
-        self.wrong_type(path, "text", node)
-        return None
-
-    def flag(self, node: Node | None, path: str) -> bool | None:
-        """A Go bool as yaml.v3 sets it; None when absent or null (the default applies)."""
-        if node is None or _is_null(node):
-            return None
-        if isinstance(node, ScalarNode):
-            value = str(node.value)
-            if node.tag == _BOOL and value.lower() in ("true", "false"):
-                return value.lower() == "true"
-            # yaml.v3 takes YAML 1.1's words when the target is a bool, quoted or not.
-            if node.tag == _STR and value in _YES | _NO:
-                return value in _YES
-        self.wrong_type(path, "true or false", node)
-        return None
-
-    def string_map(self, node: Node | None, path: str) -> dict[str, str]:
-        if node is None or _is_null(node):
-            return {}
-        if not isinstance(node, MappingNode):
-            self.wrong_type(path, "a mapping of text keys to text values", node)
-            return {}
-        result = {}
-        for name, value in self.pairs(node, path).items():
-            text = self.text(value, f"{path}.{name}")
-            if text is not None:
-                result[name] = text
-        return dict(sorted(result.items()))
-
-    def required_text(self, node: Node | None, key: str, what: str) -> str | None:
-        value = self.text(node, key)
-        if node is None:
-            self.problem(f"{key}: required: {what}")
-        elif value == "":
-            self.problem(f"{key}: must not be empty: {what}", node)
-        return value or None
 
     # the document
 
@@ -442,7 +324,7 @@ class _Reader:
         value = self.required_text(node, "version", "the module version, strict SemVer such as 1.2.0")
         if value is None:
             return None
-        text = value.strip(_GO_SPACE)  # modulectl trims, then parses
+        text = value.strip(GO_SPACE)  # modulectl trims, then parses
         reason = strict_semver_problem(text)
         if reason is None and "+" in text:
             reason = "build metadata ('+…') is not supported by btp_release: the version becomes an OCI tag"
@@ -462,7 +344,7 @@ class _Reader:
         if not value:
             return None
         try:
-            url = _parse_url(value)
+            url = parse_url(value)
         except ValueError as exc:
             self.problem(f"{key}: {value!r} is neither a valid URL nor a valid path: {exc}", node)
             return None
@@ -491,7 +373,7 @@ class _Reader:
     def check_links(self, node: Node | None, key: str, *, at_least_one: bool) -> dict[str, str]:
         """icons / resources: modulectl's Icons/Resources, a list of {name, link} or a name → link mapping."""
         entries: list[tuple[str, str, str, Node]] = []  # (path, name, link, node)
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             pass
         elif isinstance(node, SequenceNode):
             for index, item in enumerate(node.value):
@@ -502,7 +384,7 @@ class _Reader:
                     link = self.text(fields.get("link"), f"{path}.link")
                     if f"{path}.name" not in self.bad and f"{path}.link" not in self.bad:
                         entries.append((path, name or "", link or "", item))
-                elif _is_null(item):
+                elif is_null(item):
                     entries.append((path, "", "", item))
                 else:
                     self.wrong_type(path, "a mapping with name and link", item)
@@ -548,7 +430,7 @@ class _Reader:
 
     def check_associated_resources(self, node: Node | None) -> tuple[GroupVersionKind, ...]:
         key = "associatedResources"
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             return ()
         if not isinstance(node, SequenceNode):
             self.wrong_type(key, "a list of {group, version, kind}", node)
@@ -566,7 +448,7 @@ class _Reader:
 
     def check_manager(self, node: Node | None) -> ManagerRef | None:
         key = "manager"
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             return None
         if not isinstance(node, MappingNode):
             self.wrong_type(key, "a mapping with name, namespace, group, version and kind", node)
@@ -594,174 +476,9 @@ class _Reader:
 def _https_problem(value: str) -> str | None:
     """modulectl's ValidateIsValidHTTPSURL: Go parses it, the scheme is https (a host is not checked)."""
     try:
-        url = _parse_url(value)
+        url = parse_url(value)
     except ValueError as exc:
         return f"{value!r} is not a valid URL: {exc}"
     if url.scheme != "https":
         return f"must be an https URL, got {value!r}"
     return None
-
-
-def _text_of(node: ScalarNode) -> str:
-    return "" if node.tag == _NULL else str(node.value)
-
-
-# --- Masterminds semver v3 StrictNewVersion, as a rule: why text is not a strict version, or None ---------
-
-_DIGITS = frozenset("0123456789")
-_IDENT = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
-_UINT64_MAX = 2**64 - 1
-# Go's unicode.IsSpace, which strings.TrimSpace trims.
-_GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
-)
-
-
-def strict_semver_problem(text: str) -> str | None:
-    """Why Masterminds' ``StrictNewVersion`` (semver v3.5) refuses ``text``; None when it accepts it."""
-    if not text:
-        return "it is empty"
-    parts = text.split(".", 2)
-    if len(parts) != 3:
-        return f"expected three numbers separated by '.', got {len(parts)} part(s)"
-    last = parts[2]
-    if "+" in last:
-        last, metadata = last.split("+", 1)
-        if any(not item or not set(item) <= _IDENT for item in metadata.split(".")):
-            return "the build metadata after '+' must be '.'-separated non-empty [0-9A-Za-z-] identifiers"
-    if "-" in last:
-        last, pre = last.split("-", 1)
-        for item in pre.split("."):
-            if not item or not set(item) <= _IDENT:
-                return "the pre-release after '-' must be '.'-separated non-empty [0-9A-Za-z-] identifiers"
-            if set(item) <= _DIGITS and len(item) > 1 and item[0] == "0":
-                return f"the numeric pre-release identifier {item!r} has a leading zero"
-    numbers = [parts[0], parts[1], last]
-    for number in numbers:
-        if not set(number) <= _DIGITS:
-            hint = " (no 'v' prefix)" if text[:1] in "vV" else ""
-            return f"MAJOR.MINOR.PATCH must be digits only{hint}"
-        if len(number) > 1 and number[0] == "0":
-            return f"{number!r} has a leading zero"
-    for number in numbers:
-        if not number:
-            return "MAJOR, MINOR and PATCH must not be empty"
-        if int(number) > _UINT64_MAX:
-            return f"{number} is larger than {_UINT64_MAX}"
-    return None
-
-
-# --- Go net/url.Parse (Go 1.26, urlstrictcolons=1), as far as modulectl's checks depend on it ---------
-
-
-@attrs.frozen
-class _Url:
-    scheme: str  # lowercased, as Go stores it
-    host: str
-
-
-_HOST_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$&'()*+,;=:[]<>\"")
-_USERINFO_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:~!$&'()*+,;=%@")
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def _check_escapes(text: str, *, host: bool = False, zone: bool = False) -> None:
-    """Go's unescape: every '%' starts two hex digits; in a host, only some characters are allowed."""
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "%":
-            code = text[i : i + 3]
-            if i + 2 >= len(text) or code[1] not in _HEX or code[2] not in _HEX:
-                raise ValueError(f"invalid URL escape {code!r}")
-            if host and int(code[1], 16) < 8 and code != "%25":
-                raise ValueError(f"invalid URL escape {code!r}")
-            byte = chr(int(code[1:], 16))
-            if zone and code != "%25" and byte != " " and byte not in _HOST_OK:
-                raise ValueError(f"invalid URL escape {code!r}")
-            i += 3
-            continue
-        if (host or zone) and ord(char) < 0x80 and char not in _HOST_OK:
-            raise ValueError(f"invalid character {char!r} in host name")
-        i += 1
-
-
-def _valid_port(colon_port: str) -> bool:
-    return colon_port == "" or (colon_port[0] == ":" and all(c in _DIGITS for c in colon_port[1:]))
-
-
-def _parse_host(scheme: str, host: str) -> str:
-    opening = host.rfind("[")
-    if opening > 0:
-        raise ValueError("invalid IP-literal")
-    if opening == 0:
-        closing = host.rfind("]")
-        if closing < 0:
-            raise ValueError("missing ']' in host")
-        colon_port = host[closing + 1 :]
-        if not _valid_port(colon_port):
-            raise ValueError(f"invalid port {colon_port!r} after host")
-        name = host[1:closing]
-        zone_at = name.find("%25")
-        address, zone = (name, "") if zone_at < 0 else (name[:zone_at], name[zone_at:])
-        _check_escapes(address, host=True)
-        _check_escapes(zone, zone=True)
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError as exc:
-            raise ValueError(f"invalid host: {address!r} is not an IPv6 address") from exc
-        if ip.version == 4:
-            raise ValueError("invalid IP-literal")
-        return host
-    colon = host.find(":")
-    if colon >= 0:
-        if scheme not in ("http", "https"):
-            colon = host.rfind(":")
-        if not _valid_port(host[colon:]):
-            raise ValueError(f"invalid port {host[colon:]!r} after host")
-    _check_escapes(host, host=True)
-    return host
-
-
-def _parse_url(raw: str) -> _Url:
-    """What Go's ``url.Parse`` makes of ``raw`` (scheme and host), or ValueError with Go's reason."""
-    before, hash_mark, fragment = raw.partition("#")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in before):
-        raise ValueError("invalid control character in URL")
-    if before == "*":
-        return _Url("", "")
-    scheme, rest = "", before
-    for index, char in enumerate(before):
-        if char.isascii() and char.isalpha():
-            continue
-        if char in "0123456789+-.":
-            if index == 0:
-                break
-            continue
-        if char == ":":
-            if index == 0:
-                raise ValueError("missing protocol scheme")
-            scheme, rest = before[:index].lower(), before[index + 1 :]
-        break
-    # The query is not checked by Go; a lone "?" at the end only forces an empty one.
-    rest = rest[:-1] if rest.endswith("?") and rest.count("?") == 1 else rest.partition("?")[0]
-    host = ""
-    if not rest.startswith("/"):
-        if scheme:
-            return _Url(scheme, "")  # opaque
-        if ":" in rest.partition("/")[0]:
-            raise ValueError("first path segment in URL cannot contain colon")
-    if (scheme or not rest.startswith("///")) and rest.startswith("//"):
-        authority, slash, path = rest[2:].partition("/")
-        rest = slash + path
-        userinfo, at, host_part = authority.rpartition("@")
-        host = _parse_host(scheme, host_part)
-        if at:
-            if not set(userinfo) <= _USERINFO_OK:
-                raise ValueError("invalid userinfo")
-            for piece in userinfo.split(":", 1):
-                _check_escapes(piece)
-    _check_escapes(rest)
-    if hash_mark and fragment:
-        _check_escapes(fragment)
-    return _Url(scheme, host)

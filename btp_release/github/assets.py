@@ -2,8 +2,9 @@
 
 Uploads stream from the file (``Content-Length`` set, never read whole into memory). An upload is
 not idempotent, so it is never repeated blindly: after a failure the asset list is read again, a
-broken leftover (state ``open``) is deleted, and a complete asset with our size and digest counts
-as done. Replacing an asset uploads under a temporary name first, so the old one is only deleted
+broken leftover (``open`` after a cut connection, or the empty ``starter`` GitHub may leave after
+answering 5xx; either holds the name) is deleted first, and a complete asset with our size and
+digest counts as done. Replacing an asset uploads under a temporary name first, so the old one is only deleted
 once the new one is complete; a re-run after a crash at any point finishes the replacement.
 """
 

@@ -39,6 +39,7 @@ __all__ = ["GitHubClient", "ReleaseNotes"]
 log = get_logger("btp_release.github")
 
 _PASSING = {"success", "neutral", "skipped"}
+_MAX_TAG_DEPTH = 5
 _FAILED_STATUS = {"failure", "error"}
 
 
@@ -267,8 +268,25 @@ class GitHubClient(AssetOperations):
             return None
         return GitRef.from_json(body)
 
+    def tagged_commit(self, ref: GitRef) -> str:
+        """The commit a tag ref stands for: an annotated tag's ref points at a tag object
+        (``object.type == "tag"``), which is read (``GET /git/tags/{sha}``) to reach the commit."""
+        sha, kind = ref.sha, ref.object_type
+        for _ in range(_MAX_TAG_DEPTH):  # a tag object may tag another tag object
+            if kind != "tag":
+                return sha
+            body, _ = self.get_json(
+                self.repo_url(f"/git/tags/{sha}"),
+                operation="get tag object",
+                subject=f"tag object {sha[:12]} of {ref.ref} in {self.repo}",
+            )
+            obj = body.get("object") or {}
+            sha, kind = str(obj.get("sha") or ""), str(obj.get("type") or "")
+        raise InvalidInput(f"{ref.ref} of {self.repo} nests more than {_MAX_TAG_DEPTH} tag objects")
+
     def create_tag(self, tag: str | Version, sha: str) -> GitRef:
-        """A lightweight tag at ``sha``; idempotent when it already points there.
+        """A lightweight tag at ``sha``; idempotent when it already points there (also as an
+        annotated tag of that commit, whose ref points at a tag object).
 
         Raises :class:`AlreadyExists` when the tag points at another commit.
         """
@@ -277,9 +295,12 @@ class GitHubClient(AssetOperations):
 
         def find() -> GitRef | None:
             ref = self.get_tag(tag_name)
-            if ref is not None and ref.sha != sha and ref.object_type == "commit":
+            if ref is None:
+                return None
+            commit = ref.sha if ref.object_type == "commit" else self.tagged_commit(ref)
+            if commit != sha:
                 raise AlreadyExists(
-                    f"{subject} already points at {ref.sha}, not {sha}",
+                    f"{subject} already points at {commit}, not {sha}",
                     hint="delete the tag (replace the release) or release a new version",
                 )
             return ref

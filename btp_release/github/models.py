@@ -53,7 +53,8 @@ class Repository:
 
 @attrs.frozen
 class ReleaseAsset:
-    """A release asset; only ``state == "uploaded"`` is complete (a broken upload stays ``open``)."""
+    """A release asset; only ``state == "uploaded"`` is complete (a broken upload stays ``open``,
+    one answered 5xx may leave an empty ``starter``; both hold the name until deleted)."""
 
     id: int
     name: str

@@ -23,23 +23,24 @@ resets, latency).
 
 What it does NOT model: more than one repository (``/repositories/{id}`` only knows this one),
 forks, users and organisations; branches other than a linear ``main`` (no merges, no branch,
-compare, contents, trees, blobs or git-commits endpoints); pull requests, issues and labels;
-check runs created through the API (``sim.set_check_run`` sets them up); GraphQL beyond the two queries ``gh release`` sends (``release(tagName:)`` and the release list,
-matched by operation name); GitHub Enterprise Server's URL layout (``/api/v3``; only its
-``/api/uploads`` path is borrowed for the one-origin layout); OAuth scopes and fine-grained
-permissions beyond push/no push, and admin rights (the immutable-releases setting answers any
-caller); rulesets and protected tags other than those of immutable releases; release discussions
-(``discussion_category_name`` is accepted and ignored) and reactions; tarball/zipball downloads
-(their URLs are rendered, not served); asset downloads answered 200 directly (always a 302 to
-storage); tag objects of trees, blobs or other tags, and signature verification (always
-"unsigned"); ``starter`` assets other than after an injected 5xx upload fault (GitHub leaves them
-at random), and the ``new`` state; secondary limits other than on content creation (concurrent
-requests, points per minute, CPU time) — a content-creating request is a POST/PATCH/PUT that needs
-push, except generating notes, and DELETE does not count; separate search/GraphQL rate buckets;
-eventual consistency other than of deleted tags; webhooks; upload speed; TLS and HTTP/2.
-``Last-Modified`` is repository-wide (any change moves it) in whole seconds. Error wording for
-rare cases (immutable tag refs, invalid ref names, the asset limits, tag-object validation) is
-approximate: GitHub documents the rule, not the answer.
+compare, contents, trees, blobs or git-commits endpoints); pull requests, issues and labels; check
+runs created through the API (``sim.set_check_run`` sets them up); GraphQL beyond the two queries
+``gh release`` sends (``release(tagName:)`` and the release list, matched by operation name);
+GitHub Enterprise Server's URL layout (``/api/v3``; only its ``/api/uploads`` path is borrowed for
+the one-origin layout); OAuth scopes and fine-grained permissions beyond push/no push, and admin
+rights (the immutable-releases setting answers any caller); rulesets and protected tags other than
+those of immutable releases; release discussions (``discussion_category_name`` is accepted and
+ignored) and reactions; tarball/zipball downloads (their URLs are rendered, not served); asset
+downloads answered 200 directly (always a 302 to storage); tag objects of trees, blobs or other
+tags, and signature verification (always "unsigned"); ``starter`` assets other than after an
+injected 5xx upload fault (GitHub leaves them at random), and the ``new`` state; secondary limits
+other than on content creation (concurrent requests, points per minute, CPU time) — a
+content-creating request is a POST/PATCH/PUT that needs push, except generating notes, and DELETE
+does not count; separate search/GraphQL rate buckets; eventual consistency other than of deleted
+tags; webhooks; upload speed; TLS and HTTP/2. ``Last-Modified`` is repository-wide (any change
+moves it) in whole seconds. Error wording for rare cases (immutable tag refs, invalid ref names,
+the asset limits, tag-object validation) is approximate: GitHub documents the rule, not the
+answer.
 """
 
 from __future__ import annotations

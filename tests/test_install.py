@@ -151,7 +151,8 @@ def test_the_venv_has_the_installed_wheel_and_no_test_extra(venv: Venv, tmp_path
         """
         import importlib.util, btp_release
         print(btp_release.__file__)
-        print([m for m in ("hypothesis", "openapi_core", "pytest_timeout") if importlib.util.find_spec(m)])
+        print([m for m in ("hypothesis", "openapi_core", "pytest_timeout", "oras", "github", "ghapi")
+               if importlib.util.find_spec(m)])
         """
     )
     result = venv.run("python", "-c", probe, cwd=tmp_path)

@@ -153,10 +153,12 @@ def test_the_next_version_is_tested_as_an_upgrade_from_the_latest_published_one(
     assert "1.1.0" in notes  # release notes cover 1.1.0..1.2.0
 
 
-def test_a_tag_made_by_hand_at_another_commit_is_not_adopted(rig: Rig) -> None:
+@pytest.mark.parametrize("annotated", [False, True], ids=["lightweight", "annotated"])
+def test_a_tag_made_by_hand_at_another_commit_is_not_adopted(rig: Rig, annotated: bool) -> None:
     old = rig.sim.head_sha
     rig.sim.add_commit("newer work")
-    rig.sim.create_tag(VERSION, old)
+    # git tag -a: the ref points at a tag object, whose commit is what counts
+    rig.sim.create_tag(VERSION, old, message="by hand" if annotated else None)
     with rig.pipeline() as release, pytest.raises(Conflict, match=f"already exists at commit {old}"):
         release.validate()
     with rig.pipeline(ref=old) as release:  # asked for explicitly, the tagged commit is released

@@ -288,15 +288,21 @@ class ReleaseContext(ReleaseBuild):
                 f"ref {self.ref!r} is not a commit, branch or tag of {self.config.github_repo}",
                 hint="check --ref (or GITHUB_SHA): the commit must be pushed to GitHub",
             ) from exc
-        if state.tag is not None and state.tag.object_type == "commit" and state.tag.sha != resolved:
+        tagged = self.tag_commit()
+        if tagged is not None and tagged != resolved:
             raise Conflict(
-                f"tag {self.tag} already exists at commit {state.tag.sha} (no release yet), "
+                f"tag {self.tag} already exists at commit {tagged} (no release yet), "
                 f"not at {resolved} ({self.ref})",
-                hint=f"release that commit (--ref {state.tag.sha}), "
-                "or delete the tag (btp-release replace --yes)",
+                hint=f"release that commit (--ref {tagged}), or delete the tag (btp-release replace --yes)",
             )
         self._commit = resolved
         return resolved
+
+    def tag_commit(self) -> str | None:
+        """The commit the version's tag stands for (``None``: no tag). An annotated tag's ref
+        points at a tag object (``git tag -a``): the commit it tags is what counts."""
+        tag = self.observe().tag
+        return None if tag is None else self.github.tagged_commit(tag)
 
     # -- the files on disk ------------------------------------------------------------------------
 

@@ -157,7 +157,7 @@ def _github_checks(ctx: ReleaseContext, run: StageLog) -> None:
     elif release is not None:
         run.note(f"draft {ctx.tag} (id {release.id}) exists: the release will be completed, not restarted")
     elif state.tag is not None:
-        run.note(f"tag {ctx.tag} exists at {state.tag.sha[:12]} without a release")
+        run.note(f"tag {ctx.tag} exists at {(ctx.tag_commit() or '')[:12]} without a release")
 
 
 def _registry_checks(

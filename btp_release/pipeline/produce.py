@@ -57,9 +57,9 @@ def draft(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         )
         if tag is not None:
             ctx.remember(tag=tag)
-    elif state.tag.sha != commit:
+    elif (tagged := ctx.tag_commit()) != commit:
         raise Conflict(
-            f"tag {ctx.tag} points at {state.tag.sha}, not at the release commit {commit}",
+            f"tag {ctx.tag} points at {tagged}, not at the release commit {commit}",
             hint="replace the release (btp-release replace) to start over",
         )
     else:

@@ -7,12 +7,36 @@ that matches wins and loses one use.
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Callable, Collection
 from typing import Generic, Protocol, TypeVar
 
 import attrs
 
-__all__ = ["FaultBook", "MatchingFault"]
+__all__ = ["FaultBook", "MatchingFault", "kind_validator", "matches_request", "valid_regex"]
+
+
+def valid_regex(_instance: object, _attribute: object, value: str) -> None:
+    """attrs validator: ``value`` compiles as a regular expression."""
+    re.compile(value)
+
+
+def kind_validator(kinds: Collection[str]) -> Callable[[object, object, str], None]:
+    """attrs validator: a fault kind out of ``kinds``, else a message listing them."""
+
+    def check(_instance: object, _attribute: object, value: str) -> None:
+        if value not in kinds:
+            raise ValueError(f"unknown fault kind {value!r}; expected one of {sorted(kinds)}")
+
+    return check
+
+
+def matches_request(method_pattern: str, path_pattern: str, method: str, path: str) -> bool:
+    """A fault's match: its method (``*`` for any, case-insensitive) and its regular expression
+    searched in the request's path (without the query string)."""
+    same_method = method_pattern == "*" or method_pattern.upper() == method.upper()
+    return same_method and re.search(path_pattern, path) is not None
 
 
 class MatchingFault(Protocol):

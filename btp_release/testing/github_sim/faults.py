@@ -7,22 +7,14 @@ order they were added; the first one that matches wins.
 
 from __future__ import annotations
 
-import re
 from typing import Literal, get_args
 
 import attrs
 
+from ..faultbook import kind_validator, matches_request, valid_regex
+
 FaultKind = Literal["status", "status_after", "rate_limit", "secondary", "reset", "reset_after", "latency"]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
-
-
-def _valid_regex(_instance: object, _attribute: object, value: str) -> None:
-    re.compile(value)
-
-
-def _valid_kind(_instance: object, _attribute: object, value: str) -> None:
-    if value not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {value!r}; expected one of {sorted(FAULT_KINDS)}")
 
 
 @attrs.frozen
@@ -46,14 +38,12 @@ class Fault:
     """
 
     method: str
-    path: str = attrs.field(validator=_valid_regex)
-    kind: FaultKind = attrs.field(default="status", validator=_valid_kind)
+    path: str = attrs.field(validator=valid_regex)
+    kind: FaultKind = attrs.field(default="status", validator=kind_validator(FAULT_KINDS))
     times: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     status: int = attrs.field(default=502, validator=attrs.validators.in_(range(100, 600)))
     retry_after: int = attrs.field(default=1, validator=attrs.validators.ge(0))
     delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method.upper() == method.upper()) and bool(
-            re.search(self.path, path)
-        )
+        return matches_request(self.method, self.path, method, path)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
+from ..simserver import ConnectionAborted
 from .errors import ApiError, invalid_request
 from .models import Access
 from .render import REPO_ID, Json, Renderer
@@ -33,10 +34,6 @@ class Service(enum.Enum):
     API = "api"
     UPLOADS = "uploads"
     STORAGE = "storage"
-
-
-class ConnectionAborted(Exception):
-    """The connection must be reset without an answer (a fault, or the client went away)."""
 
 
 @attrs.frozen

@@ -14,11 +14,11 @@ from urllib.parse import quote, unquote
 
 import attrs
 
+from ..simserver import ConnectionAborted
 from .errors import ApiError, invalid_request, not_found, validation_failed
 from .graphql import graphql
 from .models import CHECK_STATUSES, STATUS_STATES, Access
 from .protocol import (
-    ConnectionAborted,
     Ctx,
     Reply,
     Request,

@@ -26,13 +26,13 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..faultbook import FaultBook
+from ..simserver import ConnectionAborted
 from .errors import DOCS, ApiError
 from .faults import Fault
 from .models import Access, RecordedRequest
 from .protocol import (
     JSON_TYPE,
     BodyReader,
-    ConnectionAborted,
     Ctx,
     Reply,
     Request,

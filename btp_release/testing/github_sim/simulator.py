@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from ..faultbook import FaultBook
+from ..simserver import SimulatorControls
 from .faults import Fault
 from .models import (
     Access,
@@ -32,7 +33,7 @@ from .state import MAX_ASSET_SIZE, MAX_ASSETS_PER_RELEASE, RepoState
 GH_HOST = "github.localhost"
 
 
-class GitHubSimulator:
+class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
     """A stateful GitHub REST simulator for one repository, on real loopback sockets.
 
     Three services: the REST API (``api_url``), the uploads (``uploads_url``; releases'
@@ -87,6 +88,7 @@ class GitHubSimulator:
             one_origin=not separate_hosts,
             secondary=secondary_limits,
         )
+        self._request_log = self._app.requests
         self._servers: Servers | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -229,28 +231,7 @@ class GitHubSimulator:
         with self._lock:
             self._state.delete_ref_lag = value
 
-    # -- faults -------------------------------------------------------------------------
-
-    def add_fault(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def pending_faults(self) -> list[tuple[Fault, int]]:
-        return self._faults.pending()
-
-    # -- snapshots ----------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request answered so far (a copy), oldest first."""
-        with self._lock:
-            return list(self._app.requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._app.requests.clear()
+    # -- snapshots (faults and requests: SimulatorControls) -------------------------------
 
     def releases(self) -> list[Release]:
         """All releases including drafts, newest first."""

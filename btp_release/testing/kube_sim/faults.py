@@ -8,10 +8,11 @@ operation itself ran (``status_after``).
 
 from __future__ import annotations
 
-import re
 from typing import Literal, get_args
 
 import attrs
+
+from ..faultbook import kind_validator, matches_request, valid_regex
 
 FaultKind = Literal["status", "status_after", "reset", "latency"]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
@@ -22,15 +23,6 @@ STATUS_REASONS = {
     503: "ServiceUnavailable",
     504: "Timeout",
 }
-
-
-def _valid_regex(_instance: object, _attribute: object, value: str) -> None:
-    re.compile(value)
-
-
-def _valid_kind(_instance: object, _attribute: object, value: str) -> None:
-    if value not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {value!r}; expected one of {sorted(FAULT_KINDS)}")
 
 
 @attrs.frozen
@@ -50,14 +42,12 @@ class Fault:
     """
 
     method: str
-    path: str = attrs.field(validator=_valid_regex)
-    kind: FaultKind = attrs.field(default="status", validator=_valid_kind)
+    path: str = attrs.field(validator=valid_regex)
+    kind: FaultKind = attrs.field(default="status", validator=kind_validator(FAULT_KINDS))
     times: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     status: int = attrs.field(default=500, validator=attrs.validators.in_(range(100, 600)))
     retry_after: int = attrs.field(default=1, validator=attrs.validators.ge(0))
     delay: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method.upper() == method.upper()) and bool(
-            re.search(self.path, path)
-        )
+        return matches_request(self.method, self.path, method, path)

@@ -7,33 +7,25 @@ The token is compared in constant time and never recorded or logged.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
-import socket
-import socketserver
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
 from ..faultbook import FaultBook
+from ..simserver import ConnectionAborted, LoopbackServer, ServerThreads, SimHandler
 from .api import JSON, Api, Reply, Request
 from .errors import KubeError, unauthorized
 from .faults import STATUS_REASONS, Fault
 
 logger = logging.getLogger(__name__)
-
-
-class ConnectionAborted(Exception):
-    """The connection must be reset without an answer (a fault)."""
 
 
 @attrs.frozen
@@ -176,112 +168,27 @@ def _send(h: _Handler, request: Request, reply: Reply) -> None:
         h.wfile.write(reply.body)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(SimHandler):
     server_version = "kube-sim"
-    sys_version = ""
-    timeout = 60
-    server: _Server
-
-    def setup(self) -> None:
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if isinstance(self.request, ssl.SSLSocket):  # the handshake runs here, not in the accept loop
-            self.request.settimeout(self.timeout)
-            self.request.do_handshake()
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def _dispatch(self) -> None:
-        try:
-            self.server.app.serve(self)
-        except ConnectionAborted:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-        except OSError:
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The request line only (method, path, status): headers, and so the token, are never logged.
-        logger.debug("%s %s", self.address_string(), format % args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, app: App, context: ssl.SSLContext | None) -> None:
-        self.app = app
-        self.context = context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's getfqdn(): a reverse DNS lookup is slow and useless here.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = self.socket.accept()
-        if self.context is not None:
-            connection = self.context.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
-        return connection, address
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("error while serving %s", client_address, exc_info=True)
 
 
 class Server:
     """The API server on an ephemeral loopback port (HTTPS with ``context``), in a background thread."""
 
     def __init__(self, app: App, context: ssl.SSLContext | None = None) -> None:
-        self._server = _Server(app, context)
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(app, _Handler, context)
+        self._threads = ServerThreads({"api": self._server}, prefix="kube-sim")
 
     @property
     def url(self) -> str:
-        scheme = "https" if self._server.context is not None else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_port}"
+        return self._server.origin
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self._server.server_port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="kube-sim", daemon=True
-        )
-        self._thread.start()
+        self._threads.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._threads.stop()

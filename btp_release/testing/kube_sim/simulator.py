@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..faultbook import FaultBook
+from ..simserver import SimulatorControls
 from .api import Api
 from .btp_model import FAILURE_MODES, BtpManagerModel, FailureMode
 from .controllers import reconcile_crds, reconcile_namespaces
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 
-class KubeSimulator:
+class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
     """A stateful Kubernetes API server with a btp-manager model, on a real loopback socket.
 
     Every authenticated request is followed by one reconcile pass of the built-in controllers
@@ -82,6 +83,7 @@ class KubeSimulator:
             token=self.token,
             after_request=self._after_request,
         )
+        self._request_log = self._app.requests
         self._bootstrap()
 
     def _bootstrap(self) -> None:
@@ -259,28 +261,7 @@ class KubeSimulator:
         with self._lock:
             return self._model.hard_delete_timeout
 
-    # -- faults -------------------------------------------------------------------------
-
-    def add_fault(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    def pending_faults(self) -> list[tuple[Fault, int]]:
-        return self._faults.pending()
-
-    # -- snapshots ----------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request answered so far (a copy), oldest first."""
-        with self._lock:
-            return list(self._app.requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._app.requests.clear()
+    # -- snapshots (faults and requests: SimulatorControls) -------------------------------
 
     def _type(self, resource: str) -> ResourceType:
         plural, _, group = resource.partition(".")

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 from btp_release.errors import InvalidInput
+from btp_release.manifests.settings import HELP as MANIFESTS_HELP
+from btp_release.manifests.settings import combination_problems, setting_problem
 from btp_release.redaction import redact, register
 
 if typing.TYPE_CHECKING:
@@ -63,8 +65,11 @@ CredentialsMode = Literal["dummy", "real"]
 # pipeline.provenance.PROVENANCE_ASSET (not imported: the pipeline imports this; tests check they agree).
 RESERVED_ASSETS = ("template.yaml", "template_control_plane.yaml", "release-manifest.json")
 
-# BTP_RELEASE_* variables that are not settings: registry credentials, which the CLI reads as secrets.
-_NOT_CONFIG_ENV = frozenset({"BTP_RELEASE_REGISTRY_USERNAME", "BTP_RELEASE_REGISTRY_PASSWORD"})
+# BTP_RELEASE_* variables that are not settings: credentials (registry, module-manifests repository),
+# which the CLI reads as secrets.
+_NOT_CONFIG_ENV = frozenset(
+    {"BTP_RELEASE_REGISTRY_USERNAME", "BTP_RELEASE_REGISTRY_PASSWORD", "BTP_RELEASE_MANIFESTS_TOKEN"}
+)
 _SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
 # Fields that are not settings: where the config lives, and the module-config it read.
 _NOT_SETTINGS = frozenset({"module_dir", "module_config"})
@@ -130,6 +135,7 @@ _HELP = {
     "module_config_file": "modulectl module-config.yaml of the module, read when present (empty: none)",
     "module_config": "the module-config.yaml that was read (not a setting)",
     "build_image": "build the manager image here (with a module-config and no Dockerfile: off)",
+    **MANIFESTS_HELP,  # the manifests-* settings, checked in btp_release.manifests.settings
 }
 
 
@@ -199,6 +205,18 @@ class ReleaseConfig:
         default=Path("module-config.yaml"), converter=attrs.converters.optional(Path)
     )
     build_image: bool = True
+    # the module-manifests repository (docs/manifests.md); its token: BTP_RELEASE_MANIFESTS_TOKEN
+    manifests_repo: str | None = None
+    manifests_api_url: str = "https://api.github.com"
+    manifests_base_branch: str = "main"
+    manifests_config_path: str = "modules/{short}/{version}/module-config.yaml"
+    manifests_mapping_path: str = "modules/{short}/module-releases.yaml"
+    manifests_submit_branch: str = "{short}-{version}"
+    manifests_promote_branch: str = "{short}-{version}-{channel}"
+    manifests_withdraw_branch: str = "{short}-module-removal-{version}"
+    manifests_asset_links: Literal["url", "name"] = "url"
+    manifests_reviewers: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    manifests_labels: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     # Not a setting: the parsed module-config, for what the ModuleTemplate takes from it.
     module_config: ModuleConfig | None = None
 
@@ -379,6 +397,8 @@ def _checked(name: str, value: Any) -> Any:
     formats = {
         "github_repo": (_GITHUB_REPO, "OWNER/NAME of a GitHub repository"),
         "github_api_url": (_HTTP_URL, "an http(s) URL, e.g. https://api.github.com"),
+        "manifests_repo": (_GITHUB_REPO, "OWNER/NAME of a GitHub repository"),
+        "manifests_api_url": (_HTTP_URL, "an http(s) URL, e.g. https://HOST/api/v3"),
         "doc_url": (_HTTPS_URL, "an https URL"),
         "module_name": (_COMPONENT_NAME, "an OCM component name (a domain, then a path: example.com/x)"),
         "channel": (_CHANNEL, "a channel (3 to 32 lowercase letters, e.g. regular)"),
@@ -395,6 +415,8 @@ def _checked(name: str, value: Any) -> Any:
         problem = f"{value!r} is not a plain file name"
     elif name == "insecure_registries" and (bad := [r for r in value if not _HOST_PORT.match(r)]):
         problem = f"{', '.join(map(repr, bad))}: not host[:port] (no scheme, no path)"
+    elif name.startswith("manifests_") and name not in formats:
+        problem = setting_problem(name, value)
     if problem:
         raise _Invalid(problem)
     return value
@@ -422,6 +444,7 @@ def _combination_problems(config: ReleaseConfig, origin: Callable[[str], str]) -
             f"{origin('template_shape')} with {origin('template_api_version')}: the modulectl ModuleTemplate "
             "shape exists only as v1beta2; set template-api-version to v1beta2 or leave it unset"
         )
+    problems += combination_problems(config)  # the manifests-* patterns together
     if config.manifest_asset == config.default_cr_asset:
         where = f"{origin('manifest_asset')} and {origin('default_cr_asset')}"
         problems.append(f"{where}: two release assets named {config.manifest_asset!r}")

@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "cluster",
                 "localservices",
                 "module",
+                "manifests",
             }
         ),
     ),

@@ -93,6 +93,17 @@ def test_defaults_are_the_btp_operator_release(module: Path) -> None:
         "snapshot_dir": Path("dist"),
         "module_config_file": Path("module-config.yaml"),  # read when present; this module has none
         "build_image": True,
+        "manifests_repo": None,  # no module-manifests repository until one is named
+        "manifests_api_url": "https://api.github.com",
+        "manifests_base_branch": "main",
+        "manifests_config_path": "modules/{short}/{version}/module-config.yaml",  # Kyma's catalog layout
+        "manifests_mapping_path": "modules/{short}/module-releases.yaml",
+        "manifests_submit_branch": "{short}-{version}",
+        "manifests_promote_branch": "{short}-{version}-{channel}",
+        "manifests_withdraw_branch": "{short}-module-removal-{version}",
+        "manifests_asset_links": "url",
+        "manifests_reviewers": (),
+        "manifests_labels": (),
         "module_config": None,
     }
     assert config == ReleaseConfig(module_dir=module)

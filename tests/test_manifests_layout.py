@@ -79,6 +79,7 @@ def test_unusable_patterns_are_named_with_the_reason(setting: str, pattern: str,
     with pytest.raises(LayoutError) as info:
         ManifestsLayout(**{field: pattern})
     assert info.value.problems == (f"{setting.replace('_', '-')}: {found}",)
+    assert repr(pattern) in found  # the message names the pattern as written
     assert isinstance(info.value, InvalidInput) and info.value.exit_code == 2
 
 
@@ -163,7 +164,7 @@ def test_bad_manifests_settings_are_listed_with_their_source(module: Path) -> No
     problems = "\n".join(info.value.problems)
     for expected in (
         "key 'manifests-repo': 'module-manifests' is not OWNER/NAME",
-        "key 'manifests-config-path': '/modules/btp-operator/1.3.20-rc.1/module-config.yaml' is absolute",
+        "key 'manifests-config-path': '/modules/{short}/{version}/module-config.yaml' is absolute",
         "key 'manifests-reviewers': 'not a login': not a GitHub login or ORG/team",
         "at most 50 characters",
         "key 'manifests-asset-links': 'path' is not one of url, name",

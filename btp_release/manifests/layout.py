@@ -121,33 +121,35 @@ def _placeholders(pattern: str) -> tuple[set[str], str | None]:
     return names, None
 
 
-def branch_name_problem(name: str) -> str | None:
-    """Why git would refuse ``name`` as a branch (``git check-ref-format --branch``), else None."""
+def branch_name_problem(name: str, *, shown: str | None = None) -> str | None:
+    """Why git would refuse ``name`` as a branch (``git check-ref-format --branch``), else None.
+    ``shown`` is what the message names instead (the pattern ``name`` was made from)."""
+    what = f"branch {shown or name!r}"
     if not name:
         return "a branch name must not be empty"
     if name.startswith("-"):
-        return f"branch {name!r} starts with '-'"
+        return f"{what} starts with '-'"
     if found := _REF_FORBIDDEN.search(name):
-        return f"branch {name!r} contains {found.group()!r} (no spaces, control characters or ~^:?*[\\)"
+        return f"{what} contains {found.group()!r} (no spaces, control characters or ~^:?*[\\)"
     if ".." in name or "@{" in name or "//" in name or name == "@":
-        return f"branch {name!r} contains '..', '@{{' or '//', or is '@'"
+        return f"{what} contains '..', '@{{' or '//', or is '@'"
     if name.startswith("/") or name.endswith(("/", ".")):
-        return f"branch {name!r} starts with '/' or ends with '/' or '.'"
+        return f"{what} starts with '/' or ends with '/' or '.'"
     if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
-        return f"branch {name!r} has an element starting with '.' or ending with '.lock'"
+        return f"{what} has an element starting with '.' or ending with '.lock'"
     return None
 
 
-def _path_problem(path: str) -> str | None:
+def _path_problem(path: str, shown: str) -> str | None:
+    """Why ``path`` (made from the pattern ``shown``) is no file path relative to the repository's root."""
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        return f"{path!r} is absolute; paths are relative to the repository's root"
+        return f"{shown!r} is absolute; paths are relative to the repository's root"
     if "\\" in path:
-        return f"{path!r} contains '\\'; use '/' between directories"
-    parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        return f"{path!r} has an empty, '.' or '..' element"
+        return f"{shown!r} contains '\\'; use '/' between directories"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return f"{shown!r} has an empty, '.' or '..' element"
     if any(ord(c) < 0x20 or c == "\x7f" for c in path):
-        return f"{path!r} contains a control character"
+        return f"{shown!r} contains a control character"
     return None
 
 
@@ -169,8 +171,8 @@ def pattern_problem(setting: str, pattern: str) -> str | None:
         return f"{pattern!r} lacks {_braced(missing)}: one {kind} per {' and '.join(missing)}"
     sample = pattern.format(**_SAMPLE)
     if kind == "branch":
-        return branch_name_problem(sample)
-    if problem := _path_problem(sample):
+        return branch_name_problem(sample, shown=pattern)
+    if problem := _path_problem(sample, pattern):
         return problem
     if field == "config_path" and "{version}" not in posixpath.dirname(pattern):
         return (
@@ -226,8 +228,7 @@ class ManifestsLayout:
             if field.endswith("_branch"):
                 by_name.setdefault(getattr(self, field).format(**_SAMPLE), []).append(setting)
         return [
-            f"{' and '.join(settings)} give the same branch ({name!r} for version 1.3.20-rc.1); "
-            "each action needs its own"
+            f"{' and '.join(settings)} give the same branch (e.g. {name!r}); each action needs its own"
             for name, settings in by_name.items()
             if len(settings) > 1
         ]

@@ -97,7 +97,7 @@ class Plan:
     def raise_for_conflict(self) -> None:
         """Raise :class:`ManifestsConflict` with the plan's message when the verdict is ``conflict``."""
         if self.verdict == "conflict":
-            raise ManifestsConflict(self.message, hint=_CONFLICT_HINTS[self.action].format(plan=self))
+            raise ManifestsConflict(self.message, hint=_CONFLICT_HINTS[self.action].format(plan=self) or None)
 
 
 _CONFLICT_HINTS = {
@@ -109,7 +109,7 @@ _CONFLICT_HINTS = {
         "lifecycle-manager does not move an installed module to a lower version; promote a newer version, "
         "or pass allow_downgrade=True if the channel must go back"
     ),
-    "withdraw": "check the files named above",
+    "withdraw": "",  # never a conflict: a withdraw is done or refused (WithdrawRefused)
 }
 
 

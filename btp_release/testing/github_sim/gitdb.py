@@ -1,23 +1,28 @@
-"""The git side of the simulated repository: a linear ``main``, refs and annotated tag objects.
+"""The git side of a simulated repository: objects, commits, branches, refs and tag objects.
 
-Pure in-memory model (no HTTP), the base of :class:`~.state.RepoState`. A ref points at a commit
-or at an annotated tag object (``POST /git/tags`` then ``POST /git/refs``, as GitHub documents:
-creating the tag object alone makes no tag). Everything that needs a commit peels tag objects.
-Deleting a tag ref is eventually consistent (``delete_ref_lag``).
+Pure in-memory model (no HTTP), the base of :class:`~.state.RepoState`. Blobs, trees and commits
+carry git's own SHA-1 names (:mod:`.objects`); history is a graph (merge commits have two
+parents). A ref points at a commit or at an annotated tag object (``POST /git/tags`` then
+``POST /git/refs``, as GitHub documents: creating the tag object alone makes no tag). Everything
+that needs a commit peels tag objects. Deleting a tag ref is eventually consistent
+(``delete_ref_lag``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from .errors import ApiError, not_found
 from .models import Commit, GitRef, TagObject
+from .objects import EMPTY_TREE, FILE_MODE, Change, ObjectStore, Signature, commit_sha
 
 DEFAULT_BRANCH = "main"
+BOT = ("Kyma Bot", "bot@example.com")
 _SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 _BAD_REF_RE = re.compile(r"(\.\.|[\x00-\x20~^:?*\[\\]|@\{|//|/\.|\.lock$|^/|/$|\.$|^-)")
+FileChanges = Mapping[str, bytes | str | None]
 
 
 def valid_ref_name(name: str) -> bool:
@@ -25,21 +30,41 @@ def valid_ref_name(name: str) -> bool:
     return bool(name) and not _BAD_REF_RE.search(name)
 
 
-class GitDatabase:
-    """Commits on ``main``, refs and tag objects; shas are deterministic given the clock."""
+def as_bytes(content: bytes | str) -> bytes:
+    return content.encode() if isinstance(content, str) else content
 
-    def __init__(self, owner: str, repo: str, *, clock: Callable[[], float]) -> None:
+
+class GitDatabase:
+    """Objects, commits, refs and tag objects of one repository; deterministic given the clock."""
+
+    def __init__(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        clock: Callable[[], float],
+        default_branch: str = DEFAULT_BRANCH,
+        files: FileChanges | None = None,
+        repo_id: int = 1_296_269,
+    ) -> None:
         self.owner = owner
         self.repo = repo
+        self.repo_id = repo_id
+        self.default_branch = default_branch
         self.delete_ref_lag = 0
         self._clock = clock
+        self.objects = ObjectStore()
         self._commits: dict[str, Commit] = {}
         self._tag_objects: dict[str, TagObject] = {}
         self._refs: dict[str, str] = {}
         # Deleted tag refs that GET still answers for this many more times.
         self._ghost_refs: dict[str, tuple[str, int]] = {}
         self.modified_at = clock()
-        self.add_commit("Initial commit")
+        self.add_commit("Initial commit", files=files)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
 
     def _touch(self) -> float:
         now = self._clock()
@@ -58,21 +83,71 @@ class GitDatabase:
 
     @property
     def head_sha(self) -> str:
-        return self._refs[f"refs/heads/{DEFAULT_BRANCH}"]
+        return self._refs[f"refs/heads/{self.default_branch}"]
 
-    def add_commit(self, message: str = "", sha: str | None = None) -> str:
-        """Append a commit to the default branch and return its sha (``sha``: one made elsewhere)."""
-        parent = self._refs.get(f"refs/heads/{DEFAULT_BRANCH}")
-        number = len(self._commits) + 1
-        message = message or f"Commit {number}"
-        seed = f"{self.owner}/{self.repo}#{number}:{parent}:{message}"
-        sha = sha or hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
-        self._commits[sha] = Commit(sha, message, parent, self._touch())
-        self._refs[f"refs/heads/{DEFAULT_BRANCH}"] = sha
+    def signature(self, who: tuple[str, str] | None = None, date: float | None = None) -> Signature:
+        name, email = who or BOT
+        return Signature(name, email, self._clock() if date is None else date)
+
+    def write_commit(
+        self,
+        tree: str,
+        parents: Iterable[str],
+        message: str,
+        author: Signature | None = None,
+        committer: Signature | None = None,
+    ) -> Commit:
+        """``POST /git/commits``: a commit object; no branch moves."""
+        parents = tuple(parents)
+        if tree not in self.objects.trees:
+            raise ApiError(422, "Tree SHA does not exist")
+        if any(p not in self._commits for p in parents):
+            raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+        committer = committer or self.signature()
+        author = author or committer
+        sha = commit_sha(tree, parents, author, committer, message)
+        self._touch()
+        commit = Commit(sha, message, tree, parents, author, committer)
+        self._commits.setdefault(sha, commit)
+        return self._commits[sha]
+
+    def add_commit(
+        self,
+        message: str = "",
+        sha: str | None = None,
+        *,
+        branch: str | None = None,
+        files: FileChanges | None = None,
+    ) -> str:
+        """Commit ``files`` (path → content, None deletes) on ``branch`` (the default one) and move
+        it; returns the sha. ``sha``: a commit made elsewhere (its tree is its parent's)."""
+        ref = f"refs/heads/{branch or self.default_branch}"
+        parent = self._refs.get(ref)
+        message = message or f"Commit {len(self._commits) + 1}"
+        tree = self.commit(parent).tree if parent else EMPTY_TREE
+        if files:
+            tree = self.change_files(tree, files)
+        if sha is None:
+            sha = self.write_commit(tree, (parent,) if parent else (), message).sha
+        else:
+            who = self.signature(date=self._touch())
+            self._commits[sha] = Commit(sha, message, tree, (parent,) if parent else (), who, who)
+        self._refs[ref] = sha
         return sha
+
+    def change_files(self, tree: str, files: FileChanges) -> str:
+        """``tree`` with these files written (bytes or text) or deleted (None)."""
+        changes = [
+            Change(path, FILE_MODE, "blob", None if data is None else self.objects.put_blob(as_bytes(data)))
+            for path, data in files.items()
+        ]
+        return self.objects.apply(tree, changes)
 
     def commit(self, sha: str) -> Commit:
         return self._commits[sha]
+
+    def has_commit(self, sha: str) -> bool:
+        return sha in self._commits
 
     def peel(self, sha: str) -> str:
         """The commit a sha stands for: itself, or the commit an annotated tag object tags."""
@@ -93,25 +168,40 @@ class GitDatabase:
                 return matches[0]
         return None
 
+    def ancestry(self, sha: str | None) -> list[str]:
+        """``sha`` and every commit reachable from it, breadth first (first parents first)."""
+        if sha is None:
+            return []
+        seen = {sha}
+        order = [sha]
+        for current in order:  # grows while walked; bounded by the number of commits
+            for parent in self._commits[current].parents:
+                if parent not in seen and parent in self._commits:
+                    seen.add(parent)
+                    order.append(parent)
+        return order
+
     def _is_ancestor(self, ancestor: str, sha: str | None) -> bool:
-        for _ in range(len(self._commits) + 1):
-            if sha is None:
-                return False
-            if sha == ancestor:
-                return True
-            sha = self._commits[sha].parent
-        return False
+        return ancestor in set(self.ancestry(sha))
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        """A best common ancestor: the first of ``other``'s history that ``one`` reaches."""
+        reachable = set(self.ancestry(one))
+        return next((sha for sha in self.ancestry(other) if sha in reachable), None)
 
     def commits_between(self, base: str | None, head: str) -> list[Commit]:
         """Commits reachable from ``head`` but not from ``base``, newest first."""
-        out: list[Commit] = []
-        sha: str | None = head
-        for _ in range(len(self._commits)):
-            if sha is None or sha == base:
-                break
-            out.append(self._commits[sha])
-            sha = self._commits[sha].parent
-        return out
+        excluded = set(self.ancestry(base))
+        found = [self._commits[sha] for sha in self.ancestry(head) if sha not in excluded]
+        return sorted(found, key=lambda c: -c.created_at)
+
+    def files(self, ref: str) -> dict[str, bytes]:
+        """Every file of the tree at ``ref`` (a branch, tag or sha) by path."""
+        sha = self.resolve(ref)
+        if sha is None:
+            raise KeyError(f"no commit found for {ref!r}")
+        leaves = self.objects.leaves(self.commit(sha).tree)
+        return {path: self.objects.blobs[leaf.sha] for path, leaf in leaves.items() if leaf.type == "blob"}
 
     # -- tag objects -------------------------------------------------------------------
 
@@ -120,9 +210,9 @@ class GitDatabase:
     ) -> TagObject:
         """``POST /git/tags``: an annotated tag object of a commit; no ref is created."""
         if object_type != "commit" or object_sha not in self._commits:
-            # Trees and blobs are not modelled: only commits exist to be tagged.
+            # Tags of trees and blobs are not modelled: only commits are tagged.
             raise ApiError(422, "Object does not exist")
-        name, email = tagger or ("Kyma Bot", "bot@example.com")
+        name, email = tagger or BOT
         now = self._touch()
         header = f"object {object_sha}\ntype commit\ntag {tag}\ntagger {name} <{email}> {int(now)} +0000"
         content = f"{header}\n\n{message}".encode()
@@ -147,6 +237,10 @@ class GitDatabase:
 
     def refs(self) -> list[GitRef]:
         return [self._ref(ref, sha) for ref, sha in sorted(self._refs.items())]
+
+    def branch(self, name: str) -> str | None:
+        """The commit a branch points at, None if there is no such branch."""
+        return self._refs.get(f"refs/heads/{name}")
 
     def get_ref(self, ref: str) -> GitRef:
         """GET /git/ref/{ref}; a recently deleted tag may still answer (``delete_ref_lag``)."""

@@ -15,6 +15,7 @@ from .errors import ApiError
 from .models import Access, Release
 from .protocol import Ctx, Reply, json_reply
 from .render import iso
+from .state import RepoState
 
 _OPERATION_RE = re.compile(r"^\s*query\s+(\w+)")
 GRAPHQL_DOCS = "https://docs.github.com/graphql/guides/forming-calls-with-graphql"
@@ -43,9 +44,9 @@ def _offset(cursor: object) -> int:
         return 0
 
 
-def _latest_id(ctx: Ctx) -> int | None:
+def _latest_id(state: RepoState) -> int | None:
     try:
-        return ctx.state.latest_release().id
+        return state.latest_release().id
     except ApiError:
         return None
 
@@ -63,23 +64,25 @@ def _node(release: Release, latest: int | None) -> dict[str, Any]:
     }
 
 
-def _release_by_tag(ctx: Ctx, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+def _release_by_tag(
+    state: RepoState, access: Access, query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
     """GraphQL's ``release(tagName:)`` also finds drafts (for pushers): how gh finds them."""
     tag = variables.get("tagName")
-    matches = [r for r in ctx.state.releases(ctx.access) if r.tag_name == tag]
+    matches = [r for r in state.releases(access) if r.tag_name == tag]
     published = [r for r in matches if not r.draft]
     found = published[0] if published else (matches[0] if matches else None)
     fields = _selection(query, "release")
-    return {"release": _pick(_node(found, _latest_id(ctx)), fields) if found else None}
+    return {"release": _pick(_node(found, _latest_id(state)), fields) if found else None}
 
 
-def _release_list(ctx: Ctx, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+def _release_list(state: RepoState, access: Access, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     per_page = variables.get("perPage")
     first = min(per_page if isinstance(per_page, int) and per_page > 0 else 30, 100)
     start = _offset(variables.get("endCursor"))
-    releases = ctx.state.releases(ctx.access)
+    releases = state.releases(access)
     chunk = releases[start : start + first]
-    latest = _latest_id(ctx)
+    latest = _latest_id(state)
     end = start + len(chunk)
     return {
         "releases": {
@@ -102,21 +105,26 @@ def graphql(ctx: Ctx, _p: dict[str, str]) -> Reply:
         variables = {}
     found = _OPERATION_RE.match(query)
     operation = found.group(1) if found else ""
-    repository: dict[str, Any] = {}
-    if operation == "RepositoryReleaseByTag":
-        repository.update(_release_by_tag(ctx, query, variables))
-    elif operation == "RepositoryReleaseList":
-        repository.update(_release_list(ctx, query, variables))
-    if "viewerPermission" in query:
-        repository["viewerPermission"] = "WRITE" if ctx.access.can_push else "READ"
-    if not repository:
+    if (
+        operation not in ("RepositoryReleaseByTag", "RepositoryReleaseList")
+        and "viewerPermission" not in query
+    ):
         message = f"The simulator does not model the GraphQL operation {operation or query[:40]!r}"
         return json_reply(200, {"errors": [{"message": message}]})
     owner, name = variables.get("owner"), variables.get("name")
-    if str(owner).lower() != ctx.state.owner.lower() or str(name).lower() != ctx.state.repo.lower():
+    state = ctx.repos.find(str(owner), str(name))
+    access = ctx.access_to(state) if state is not None else None
+    if state is None or access is None:
         message = f"Could not resolve to a Repository with the name '{owner}/{name}'."
         return json_reply(
             200,
             {"data": {"repository": None}, "errors": [{"type": "NOT_FOUND", "message": message}]},
         )
+    repository: dict[str, Any] = {}
+    if operation == "RepositoryReleaseByTag":
+        repository.update(_release_by_tag(state, access, query, variables))
+    elif operation == "RepositoryReleaseList":
+        repository.update(_release_list(state, access, query, variables))
+    if "viewerPermission" in query:
+        repository["viewerPermission"] = "WRITE" if access.can_push else "READ"
     return json_reply(200, {"data": {"repository": repository}})

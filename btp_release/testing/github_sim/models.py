@@ -11,6 +11,8 @@ from typing import Literal
 
 import attrs
 
+from .objects import Signature
+
 # "starter": the empty asset GitHub may leave behind when an upload was answered 5xx (github-api.md);
 # GitHub's OpenAPI enum only lists "uploaded" and "open".
 AssetState = Literal["uploaded", "open", "starter"]
@@ -43,12 +45,26 @@ class Access(enum.Enum):
 
 @attrs.frozen
 class Commit:
-    """A commit on the simulated default branch (history is linear)."""
+    """A commit: its tree, parents (two for a merge), author and committer.
+
+    ``created_at`` is the committer date, the one GitHub orders and reports commits by.
+    """
 
     sha: str
     message: str
-    parent: str | None
-    created_at: float
+    tree: str
+    parents: tuple[str, ...]
+    author: Signature
+    committer: Signature
+
+    @property
+    def parent(self) -> str | None:
+        """The first parent (None for a root commit)."""
+        return self.parents[0] if self.parents else None
+
+    @property
+    def created_at(self) -> float:
+        return self.committer.date
 
 
 @attrs.frozen

@@ -12,16 +12,19 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import attrs
 
 from ..simserver import ConnectionAborted
 from .errors import ApiError, invalid_request
 from .models import Access
-from .render import REPO_ID, Json, Renderer
+from .render import Json, Renderer
 from .state import RepoState
+
+if TYPE_CHECKING:
+    from .repos import Repositories
 
 JSON_TYPE = "application/json; charset=utf-8"
 _REPO_PATH = re.compile(r"^/repos/[^/]+/[^/]+")
@@ -106,6 +109,8 @@ class Request:
     body: BodyReader | None
     json_body: bytes = b""
     shared_origin: bool = False
+    # GitHub Enterprise Server layout: a path outside /api/… reaches the web routes only.
+    web_only: bool = False
 
     @property
     def query(self) -> dict[str, str]:
@@ -129,7 +134,12 @@ class Request:
 
 @attrs.frozen
 class Ctx:
-    """Everything a route handler may touch for one request."""
+    """Everything a route handler may touch for one request.
+
+    ``state`` is the repository the path names (the simulator's own one for paths without a
+    repository); ``access`` the caller's access to it; ``access_to`` their access to any other
+    (None: invisible to them).
+    """
 
     request: Request
     state: RepoState
@@ -138,7 +148,60 @@ class Ctx:
     lock: threading.RLock
     sign: Callable[[int], str]
     rate_overview: Callable[[], Json]
+    repos: Repositories
+    access_to: Callable[[RepoState], Access | None]
     abort_midway: bool = False
+
+
+Handler = Callable[[Ctx, dict[str, str]], "Reply"]
+_PARAM_PATTERNS = {
+    "release_id": "[0-9]+",
+    "asset_id": "[0-9]+",
+    "pull_number": "[0-9]+",
+    "issue_number": "[0-9]+",
+    "ref": ".+?",
+    "tag": ".+",
+    "branch": ".+",
+    "path": ".+",
+    "name": "[^/]+",
+}
+
+
+@attrs.frozen
+class Route:
+    """One operation: ``template`` is GitHub's OpenAPI path (``in_openapi`` says it is there).
+
+    ``write``: needs push access; ``creates``: counts towards the secondary limit on content
+    creation (a write that makes nothing, such as generating notes, does not); ``web``: a page
+    of the web host rather than the API (outside ``/api/v3`` on GitHub Enterprise Server).
+    """
+
+    method: str
+    template: str
+    handler: Handler
+    service: Service = Service.API
+    write: bool = False
+    creates: bool = True
+    streaming: bool = False
+    counted: bool = True
+    in_openapi: bool = True
+    web: bool = False
+    pattern: re.Pattern[str] = attrs.field(init=False)
+
+    @pattern.default
+    def _compile(self) -> re.Pattern[str]:
+        parts = re.split(r"\{(\w+)\}", self.template)  # literal, name, literal, name, ...
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_PARAM_PATTERNS.get(part, '[^/]+')})"
+            for i, part in enumerate(parts)
+        )
+        return re.compile(f"^{regex}$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        found = self.pattern.match(path)
+        return {k: unquote(v) for k, v in found.groupdict().items()} if found else None
 
 
 def page_of(ctx: Ctx, items: Sequence[T]) -> tuple[list[T], tuple[tuple[str, str], ...]]:
@@ -155,7 +218,8 @@ def page_of(ctx: Ctx, items: Sequence[T]) -> tuple[list[T], tuple[tuple[str, str
     chunk = list(items[(page - 1) * per_page : page * per_page])
     pairs = [(k, v) for k, v in parse_qsl(ctx.request.raw_query, keep_blank_values=True)]
     pairs = [(k, v) for k, v in pairs if k != "page"]
-    base = f"{ctx.render.origins.api}{_REPO_PATH.sub(f'/repositories/{REPO_ID}', ctx.request.path, 1)}"
+    by_id = _REPO_PATH.sub(f"/repositories/{ctx.state.repo_id}", ctx.request.path, 1)
+    base = f"{ctx.render.origins.api}{by_id}"
 
     def url(number: int) -> str:
         return f"{base}?{urlencode([*pairs, ('page', str(number))])}"

@@ -10,12 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import attrs
 
 from .models import Asset, CheckRun, Commit, CommitStatus, GitRef, Release, TagObject
+from .objects import Signature
+
+if TYPE_CHECKING:
+    from .gitdb import GitDatabase
 
 Json = dict[str, Any]
 REPO_ID = 1_296_269
@@ -51,6 +55,12 @@ class Renderer:
     owner: str
     repo: str
     origins: Origins
+    repo_id: int = REPO_ID
+    default_branch: str = "main"
+
+    @classmethod
+    def of(cls, state: GitDatabase, origins: Origins) -> Renderer:
+        return cls(state.owner, state.repo, origins, state.repo_id, state.default_branch)
 
     @property
     def repo_api(self) -> str:
@@ -178,11 +188,17 @@ class Renderer:
             },
         }
 
-    def commit(self, commit: Commit) -> Json:
+    @staticmethod
+    def git_user(who: Signature) -> Json:
+        return {"name": who.name, "email": who.email, "date": iso(who.date)}
+
+    def commit(self, commit: Commit, files: list[Json] | None = None) -> Json:
+        """``GET /commits/{ref}``: ``files`` are the changes against the first parent."""
         url = f"{self.repo_api}/commits/{commit.sha}"
-        git_user = {"name": "Kyma Bot", "email": "bot@example.com", "date": iso(commit.created_at)}
-        parents = [commit.parent] if commit.parent else []
-        tree = hashlib.sha1(commit.sha.encode(), usedforsecurity=False).hexdigest()
+        tree = commit.tree
+        changes = files or []
+        additions = sum(int(f["additions"]) for f in changes)
+        deletions = sum(int(f["deletions"]) for f in changes)
         return {
             "sha": commit.sha,
             "node_id": node_id("C", commit.sha),
@@ -191,8 +207,8 @@ class Renderer:
             "comments_url": f"{url}/comments",
             "commit": {
                 "url": f"{self.repo_api}/git/commits/{commit.sha}",
-                "author": git_user,
-                "committer": git_user,
+                "author": self.git_user(commit.author),
+                "committer": self.git_user(commit.committer),
                 "message": commit.message,
                 "comment_count": 0,
                 "tree": {"sha": tree, "url": f"{self.repo_api}/git/trees/{tree}"},
@@ -205,10 +221,10 @@ class Renderer:
                     "url": f"{self.repo_api}/commits/{p}",
                     "html_url": f"{self.repo_web}/commit/{p}",
                 }
-                for p in parents
+                for p in commit.parents
             ],
-            "stats": {"additions": 0, "deletions": 0, "total": 0},
-            "files": [],
+            "stats": {"additions": additions, "deletions": deletions, "total": additions + deletions},
+            "files": changes,
         }
 
     def status(self, status: CommitStatus) -> Json:
@@ -310,8 +326,8 @@ class Renderer:
             "trees_url": "/git/trees{/sha}",
         }
         out: Json = {
-            "id": REPO_ID,
-            "node_id": node_id("R", REPO_ID),
+            "id": self.repo_id,
+            "node_id": node_id("R", self.repo_id),
             "name": self.repo,
             "full_name": f"{self.owner}/{self.repo}",
             "owner": self.owner_user(),
@@ -343,7 +359,7 @@ class Renderer:
                 "watchers_count": 0,
                 "watchers": 0,
                 "size": 0,
-                "default_branch": "main",
+                "default_branch": self.default_branch,
                 "open_issues": 0,
                 "open_issues_count": 0,
                 "is_template": False,

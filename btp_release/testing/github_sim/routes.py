@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Callable
-from urllib.parse import quote, unquote
-
-import attrs
+from urllib.parse import quote
 
 from ..simserver import ConnectionAborted
 from .errors import ApiError, invalid_request, not_found, validation_failed
@@ -22,23 +18,15 @@ from .protocol import (
     Ctx,
     Reply,
     Request,
+    Route,
     Service,
     json_reply,
     page_of,
     take_fields,
 )
-from .render import REPO_ID
 from .state import RepoState
 
-Handler = Callable[[Ctx, dict[str, str]], Reply]
 STORAGE_PREFIX = "/github-production-release-asset"
-_PARAM_PATTERNS = {
-    "release_id": "[0-9]+",
-    "asset_id": "[0-9]+",
-    "ref": ".+?",
-    "tag": ".+",
-    "name": "[^/]+",
-}
 _RELEASE_FIELDS: dict[str, type] = {
     "tag_name": str,
     "target_commitish": str,
@@ -51,42 +39,6 @@ _RELEASE_FIELDS: dict[str, type] = {
 }
 DOCS_RELEASES = "https://docs.github.com/rest/releases/releases"
 DOCS_ASSETS = "https://docs.github.com/rest/releases/assets"
-
-
-@attrs.frozen
-class Route:
-    """One operation: ``template`` is GitHub's OpenAPI path (``in_openapi`` says it is there).
-
-    ``write``: needs push access; ``creates``: counts towards the secondary limit on content
-    creation (a write that makes nothing, such as generating notes, does not).
-    """
-
-    method: str
-    template: str
-    handler: Handler
-    service: Service = Service.API
-    write: bool = False
-    # A write that creates content, for GitHub's secondary limit on content creation.
-    creates: bool = True
-    streaming: bool = False
-    counted: bool = True
-    in_openapi: bool = True
-    pattern: re.Pattern[str] = attrs.field(init=False)
-
-    @pattern.default
-    def _compile(self) -> re.Pattern[str]:
-        parts = re.split(r"\{(\w+)\}", self.template)  # literal, name, literal, name, ...
-        regex = "".join(
-            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_PARAM_PATTERNS.get(part, '[^/]+')})"
-            for i, part in enumerate(parts)
-        )
-        return re.compile(f"^{regex}$")
-
-    def match(self, method: str, path: str) -> dict[str, str] | None:
-        if method != self.method:
-            return None
-        found = self.pattern.match(path)
-        return {k: unquote(v) for k, v in found.groupdict().items()} if found else None
 
 
 # -- releases -------------------------------------------------------------------------------
@@ -182,7 +134,7 @@ def storage_location(ctx: Ctx, asset_id: int, name: str) -> str:
     """A pre-signed storage URL, as GitHub redirects asset downloads to S3."""
     disposition = quote(f"attachment; filename={name}", safe="")
     return (
-        f"{ctx.render.origins.storage}{STORAGE_PREFIX}/{REPO_ID}/{asset_id}"
+        f"{ctx.render.origins.storage}{STORAGE_PREFIX}/{ctx.state.repo_id}/{asset_id}"
         f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature={ctx.sign(asset_id)}"
         f"&response-content-disposition={disposition}"
         "&response-content-type=application%2Foctet-stream"
@@ -473,6 +425,7 @@ ROUTES: tuple[Route, ...] = (
         web_download,
         counted=False,
         in_openapi=False,
+        web=True,
     ),
     Route(
         "GET",

@@ -1,10 +1,11 @@
 """The HTTP layer: the behaviour GitHub applies to every call, around the routes.
 
 Order of checks for one request, as GitHub's edge does them: absolute-form target, host and path
-routing (``/repositories/{id}/…`` is ``/repos/{owner}/{repo}/…``), ``User-Agent``, fault
-injection, credentials (401), primary rate limit, route (404), write permission (401/403), the
-secondary limit on content creation, the operation, then ``ETag``/``Last-Modified``/``304`` and the
-rate-limit headers. The sockets are in :mod:`.sockets`.
+routing (``/api/v3`` on GitHub Enterprise Server, ``/repositories/{id}/…`` is
+``/repos/{owner}/{repo}/…``), ``User-Agent``, fault injection, credentials (401), primary rate
+limit, route (404), the repository and the token's access to it (404 when it may not see it),
+write permission (401/403), the secondary limit on content creation, the operation, then
+``ETag``/``Last-Modified``/``304`` and the rate-limit headers. The sockets are in :mod:`.sockets`.
 """
 
 from __future__ import annotations
@@ -36,13 +37,15 @@ from .protocol import (
     Ctx,
     Reply,
     Request,
+    Route,
     Service,
     error_reply,
     json_reply,
 )
 from .ratelimit import ANONYMOUS_LIMIT, ContentWindows, Quota, RateLimiter, SecondaryLimits
-from .render import REPO_ID, Json, Origins, Renderer
-from .routes import ROUTES, STORAGE_PREFIX, Route, leave_starter
+from .render import Json, Origins, Renderer
+from .repos import ANONYMOUS, Grant, Repositories
+from .routes import ROUTES, STORAGE_PREFIX, leave_starter
 from .state import RepoState
 
 if TYPE_CHECKING:
@@ -66,6 +69,9 @@ PROXIED_ORIGINS = Origins(
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 # The one-origin layout serves uploads under GitHub Enterprise Server's uploads path.
 UPLOADS_PATH = "/api/uploads"
+# GitHub Enterprise Server's REST root, and its GraphQL endpoint (github.com: /graphql).
+GHES_API_PREFIX = "/api/v3"
+GHES_GRAPHQL = "/api/graphql"
 _REPOSITORY_BY_ID = re.compile(r"^/repositories/(\d+)(?=/|$)")
 _SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
@@ -99,12 +105,16 @@ def _not_modified_since(header: str | None, changed: int) -> bool:
 
 @attrs.frozen
 class Identity:
-    """Who is calling: the rate-limit bucket and what they may do."""
+    """Who is calling: the rate-limit bucket and what they may do in which repository."""
 
     key: str
     limit: int
-    access: Access
+    grant: Grant
     who: str
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.grant.authenticated
 
 
 class App:
@@ -113,18 +123,21 @@ class App:
     def __init__(
         self,
         *,
-        state: RepoState,
+        repos: Repositories,
         lock: threading.RLock,
         faults: FaultBook[Fault],
-        tokens: Mapping[str, Access],
+        tokens: Mapping[str, Grant],
         rate_limit: int,
         clock: Callable[[], float],
         secret: str,
         one_origin: bool = True,
         secondary: SecondaryLimits | None = None,
+        api_prefix: str = "",
     ) -> None:
-        self.state = state
+        self.repos = repos
+        self.state = repos.primary
         self.one_origin = one_origin
+        self.api_prefix = api_prefix
         self.content = ContentWindows(secondary, clock) if secondary is not None else None
         self.lock = lock
         self.faults = faults
@@ -148,29 +161,38 @@ class App:
         if host.split(":")[0].lower() in PROXIED_HOSTS:
             return PROXIED_ORIGINS
         if self.one_origin:
-            api = f"http://{host}" if host else self.direct[Service.API]
-            return Origins(api, api + UPLOADS_PATH, api, api)
+            origin = f"http://{host}" if host else self.direct[Service.API]
+            return Origins(origin + self.api_prefix, origin + UPLOADS_PATH, origin, origin)
         api = f"http://{host}" if service is Service.API and host else self.direct[Service.API]
         return Origins(api, self.direct[Service.UPLOADS], self.direct[Service.STORAGE], api)
 
-    def _locate(self, host: str, sent: str, server_service: Service) -> tuple[Service, str, bool]:
-        """``(service, routed path, shared origin)`` of a request for ``host`` and path ``sent``."""
+    def _locate(self, host: str, sent: str, server_service: Service) -> tuple[Service, str, bool, bool]:
+        """``(service, routed path, shared origin, web only)`` of a request for ``host`` and path
+        ``sent``. On GitHub Enterprise Server's layout the API lives under ``/api/v3``: any other
+        path (but uploads and storage) is the web host's."""
         proxied = PROXIED_HOSTS.get(host.split(":")[0].lower())
-        service, path, shared = proxied or server_service, sent, False
+        service, path, shared, web_only = proxied or server_service, sent, False, False
         if proxied is None and self.one_origin:
             if sent.startswith(UPLOADS_PATH + "/"):
                 service, path, shared = Service.UPLOADS, sent[len(UPLOADS_PATH) :], True
             elif sent.startswith(STORAGE_PREFIX + "/"):
                 service, shared = Service.STORAGE, True
+            elif self.api_prefix and sent == GHES_GRAPHQL:
+                path = "/graphql"
+            elif self.api_prefix and (sent == self.api_prefix or sent.startswith(self.api_prefix + "/")):
+                path = sent[len(self.api_prefix) :] or "/"
+            elif self.api_prefix:
+                web_only = True
         by_id = _REPOSITORY_BY_ID.match(path)
-        if by_id is not None and int(by_id.group(1)) == REPO_ID:
-            path = f"/repos/{self.state.owner}/{self.state.repo}{path[by_id.end() :]}"
-        return service, path, shared
+        state = self.repos.by_id(int(by_id.group(1))) if by_id is not None else None
+        if by_id is not None and state is not None:
+            path = f"/repos/{state.owner}/{state.repo}{path[by_id.end() :]}"
+        return service, path, shared, web_only
 
     def identify(self, headers: Mapping[str, str], client: str) -> Identity:
         """Map the Authorization header to a token; 401 for one GitHub would not know."""
         value = headers.get("authorization")
-        anonymous = Identity(f"ip:{client}", ANONYMOUS_LIMIT, Access.ANONYMOUS, client)
+        anonymous = Identity(f"ip:{client}", ANONYMOUS_LIMIT, ANONYMOUS, client)
         if value is None:
             return anonymous
         scheme, _, credential = value.strip().partition(" ")
@@ -182,10 +204,10 @@ class App:
                 token = ""
         elif scheme.lower() not in ("bearer", "token"):
             token = ""
-        access = self.tokens.get(token)
-        if access is None:
+        grant = self.tokens.get(token)
+        if grant is None:
             raise ApiError(401, "Bad credentials", headers=dict(self.rate_headers(anonymous)))
-        return Identity(f"token:{token}", self.rate_limit, access, "installation ID 1")
+        return Identity(f"token:{token}", self.rate_limit, grant, "installation ID 1")
 
     def rate_headers(self, who: Identity) -> tuple[tuple[str, str], ...]:
         return self.limiter.peek(who.key, who.limit).headers()
@@ -194,7 +216,7 @@ class App:
         core = self.limiter.peek(who.key, who.limit).as_json()
         now = int(self.clock())
         idle = Quota(who.limit, 0, now + 3600).as_json()
-        search = Quota(30 if who.access is not Access.ANONYMOUS else 10, 0, now + 60).as_json()
+        search = Quota(10 if who.anonymous else 30, 0, now + 60).as_json()
         return {
             "resources": {"core": core, "search": search, "graphql": idle},
             "rate": core,
@@ -210,7 +232,7 @@ class App:
             host, sent, query = parts.netloc, parts.path or "/", parts.query
         else:
             sent, _, query = target.partition("?")
-        service, path, shared = self._locate(host, sent, h.server.service)
+        service, path, shared, web_only = self._locate(host, sent, h.server.service)
         headers = {k.lower(): v for k, v in h.headers.items()}
         body: BodyReader | None = None
         if "content-length" in headers:
@@ -218,7 +240,9 @@ class App:
                 body = BodyReader(h.rfile, max(int(headers["content-length"]), 0))
             except ValueError:
                 body = None
-        request = Request(h.command, path, query, headers, host, service, body, shared_origin=shared)
+        request = Request(
+            h.command, path, query, headers, host, service, body, shared_origin=shared, web_only=web_only
+        )
 
         def record(status: int) -> None:
             # Before answering, so a client that got the answer always finds it recorded.
@@ -261,8 +285,10 @@ class App:
         if fault is not None and fault.kind in ("status", "rate_limit", "secondary"):
             self._drain(request)
             if fault.kind == "status" and fault.status >= 500 and route is not None and route.streaming:
+                state = self._repository(params)
                 with self.lock:  # GitHub read the upload, then failed: an empty asset may stay
-                    leave_starter(self.state, request, params)
+                    if state is not None:
+                        leave_starter(state, request, params)
             return self._fault_reply(fault, request)
         if fault is not None and fault.kind == "reset" and not (route and route.streaming):
             self._drain(request)
@@ -278,12 +304,21 @@ class App:
     def _route(self, request: Request) -> tuple[Route | None, dict[str, str]]:
         method = "GET" if request.method == "HEAD" else request.method
         for route in ROUTES:
-            if route.service is not request.service:
+            if route.service is not request.service or (request.web_only and not route.web):
                 continue
             params = route.match(method, request.path)
             if params is not None:
                 return route, params
         return None, {}
+
+    def _repository(self, params: Mapping[str, str]) -> RepoState | None:
+        """The repository a route's parameters name (the primary one when they name none)."""
+        owner, repo = params.get("owner"), params.get("repo")
+        if owner is not None and repo is not None:
+            return self.repos.find(owner, repo)
+        if "repo_id" in params:
+            return self.repos.by_id(int(params["repo_id"]))
+        return self.repos.primary
 
     def _respond(
         self,
@@ -297,7 +332,7 @@ class App:
             who = self.identify(request.headers, h.client_address[0])
         except ApiError as error:
             if request.service is Service.STORAGE:
-                who = Identity("storage", 0, Access.ANONYMOUS, "storage")
+                who = Identity("storage", 0, ANONYMOUS, "storage")
             else:
                 return error_reply(error)
         rated = request.service is not Service.STORAGE
@@ -314,7 +349,7 @@ class App:
         reply = self._operate(request, route, params, who, fault)
         etag_hit = False
         if request.method in ("GET", "HEAD") and reply.status == 200 and reply.content_type == JSON_TYPE:
-            reply, etag_hit = self._conditional(request, reply)
+            reply, etag_hit = self._conditional(request, reply, self._repository(params))
         if counted and not etag_hit:
             quota = self.limiter.consume(who.key, who.limit)
         else:
@@ -335,29 +370,30 @@ class App:
                 raise ApiError(400, f"API version '{version}' is not supported.")
             if route is None:
                 raise ApiError(404, "Not Found")
-            if route.write and who.access is Access.ANONYMOUS:
+            if route.write and who.anonymous:
                 raise ApiError(401, "Requires authentication")
-            if route.write and not who.access.can_push:
-                raise ApiError(403, "Resource not accessible by integration")
-            owner, repo = params.get("owner"), params.get("repo")
-            if owner is not None and (
-                owner.lower() != self.state.owner.lower() or str(repo).lower() != self.state.repo.lower()
-            ):
+            state = self._repository(params)
+            if request.service is Service.STORAGE or not {"owner", "repo"} <= params.keys():
+                # No repository in the path (or the storage host, which ignores credentials).
+                access: Access | None = Access.ANONYMOUS if who.anonymous else Access.READ
+            else:
+                access = who.grant.access(state) if state is not None else None
+            if state is None or access is None:
                 raise ApiError(404, "Not Found")
+            if route.write and not access.can_push:
+                raise ApiError(403, "Resource not accessible by integration")
             if request.body is not None and not route.streaming:
                 request = attrs.evolve(request, json_body=request.body.read_all())
             ctx = Ctx(
                 request=request,
-                state=self.state,
-                render=Renderer(
-                    self.state.owner,
-                    self.state.repo,
-                    self.origins_for(request.host, request.service),
-                ),
-                access=who.access,
+                state=state,
+                render=Renderer.of(state, self.origins_for(request.host, request.service)),
+                access=access,
                 lock=self.lock,
                 sign=self.sign,
                 rate_overview=lambda: self.rate_overview(who),
+                repos=self.repos,
+                access_to=who.grant.access,
                 abort_midway=fault is not None and fault.kind == "reset",
             )
             if route.streaming:
@@ -375,7 +411,7 @@ class App:
     def _content_wait(self, request: Request, route: Route | None, who: Identity) -> int | None:
         """Seconds to wait when this content-creating request exceeds the secondary limit."""
         creates = route is not None and route.write and route.creates and request.method != "DELETE"
-        if self.content is None or not creates or who.access is Access.ANONYMOUS:
+        if self.content is None or not creates or who.anonymous:
             return None
         return self.content.admit(who.key)
 
@@ -387,13 +423,14 @@ class App:
             *self.rate_headers(who),
         )
 
-    def _conditional(self, request: Request, reply: Reply) -> tuple[Reply, bool]:
-        """Strong ETag (hash of the body) and ``Last-Modified`` (the repository's last change);
+    def _conditional(self, request: Request, reply: Reply, state: RepoState | None) -> tuple[Reply, bool]:
+        """Strong ETag (hash of the body) and ``Last-Modified`` (the repository's last change, or
+        any repository's for a path without one);
         a matching ``If-None-Match``, or without one an ``If-Modified-Since`` not older than the
         last change, gets an empty 304 (RFC 9110: ``If-None-Match`` takes precedence)."""
         etag = '"' + hashlib.sha256(reply.body).hexdigest() + '"'
         with self.lock:
-            changed = int(self.state.modified_at)
+            changed = int(state.modified_at if state is not None else self.repos.modified_at)
         modified = email.utils.formatdate(changed, usegmt=True)
         validators = (
             ("ETag", etag),
@@ -413,7 +450,7 @@ class App:
         try:
             who = self.identify(request.headers, "127.0.0.1")
         except ApiError:
-            who = Identity("ip:127.0.0.1", ANONYMOUS_LIMIT, Access.ANONYMOUS, "127.0.0.1")
+            who = Identity("ip:127.0.0.1", ANONYMOUS_LIMIT, ANONYMOUS, "127.0.0.1")
         status = fault.status if fault.status in (403, 429) else 403
         if fault.kind == "rate_limit":
             quota = Quota(who.limit, who.limit, now + fault.retry_after)

@@ -6,12 +6,14 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Literal
 
 from ..faultbook import FaultBook
 from ..simserver import SimulatorControls
 from .faults import Fault
+from .gitdb import FileChanges
 from .models import (
     Access,
     Asset,
@@ -26,7 +28,8 @@ from .models import (
 )
 from .protocol import Service
 from .ratelimit import SecondaryLimits
-from .server import UPLOADS_PATH, App
+from .repos import Grant, Repositories, repo_key
+from .server import GHES_API_PREFIX, UPLOADS_PATH, App
 from .sockets import Servers
 from .state import MAX_ASSET_SIZE, MAX_ASSETS_PER_RELEASE, RepoState
 
@@ -61,10 +64,19 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
         secondary_limits: SecondaryLimits | None = None,
         max_assets_per_release: int = MAX_ASSETS_PER_RELEASE,
         max_asset_size: int = MAX_ASSET_SIZE,
+        ghes: bool = False,
+        default_branch: str = "main",
     ) -> None:
+        if ghes and separate_hosts:
+            raise ValueError(
+                "GitHub Enterprise Server serves everything from one host: ghes excludes separate_hosts"
+            )
         self.owner = owner
         self.repo = repo
         self.separate_hosts = separate_hosts
+        self.ghes = ghes
+        self._clock = clock
+        self._limits = (max_assets_per_release, max_asset_size)
         self._lock = threading.RLock()
         self._state = RepoState(
             owner,
@@ -73,20 +85,23 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
             immutable_releases=immutable_releases,
             max_assets_per_release=max_assets_per_release,
             max_asset_size=max_asset_size,
+            default_branch=default_branch,
         )
+        self._repos = Repositories(self._state)
         self._faults = FaultBook[Fault]()
         self.token = "ghs_" + secrets.token_hex(18)
         self.readonly_token = "ghs_" + secrets.token_hex(18)
         self._app = App(
-            state=self._state,
+            repos=self._repos,
             lock=self._lock,
             faults=self._faults,
-            tokens={self.token: Access.WRITE, self.readonly_token: Access.READ},
+            tokens={self.token: Grant(Access.WRITE), self.readonly_token: Grant(Access.READ)},
             rate_limit=rate_limit,
             clock=clock,
             secret=secrets.token_hex(16),
             one_origin=not separate_hosts,
             secondary=secondary_limits,
+            api_prefix=GHES_API_PREFIX if ghes else "",
         )
         self._request_log = self._app.requests
         self._servers: Servers | None = None
@@ -128,7 +143,13 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
 
     @property
     def api_url(self) -> str:
-        """REST root with github.com's layout (``/repos/...`` at the root, no ``/api/v3``)."""
+        """REST root: github.com's layout (``/repos/...`` at the root), or ``<origin>/api/v3`` with
+        ``ghes=True`` as GitHub Enterprise Server serves it."""
+        return self._origin(Service.API) + (GHES_API_PREFIX if self.ghes else "")
+
+    @property
+    def web_url(self) -> str:
+        """Origin of the web pages (``html_url``s); GitHub Enterprise Server's host itself."""
         return self._origin(Service.API)
 
     @property
@@ -147,7 +168,7 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
 
         Pass ``-R github.localhost/OWNER/REPO`` to gh as well.
         """
-        proxy = self.api_url
+        proxy = self.web_url
         return {
             "GH_HOST": GH_HOST,
             "GH_TOKEN": token if token is not None else self.token,
@@ -161,6 +182,60 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
             "GH_NO_UPDATE_NOTIFIER": "1",
         }
 
+    # -- repositories and tokens ----------------------------------------------------------
+
+    def add_repository(
+        self,
+        full_name: str,
+        *,
+        default_branch: str = "main",
+        files: FileChanges | None = None,
+        immutable_releases: bool = False,
+    ) -> str:
+        """Add the repository ``owner/name`` with one commit ("Initial commit") of ``files``
+        (path → text or bytes) on ``default_branch``; returns its full name. ``sim.token`` and
+        ``sim.readonly_token`` reach it like the simulator's own repository."""
+        repo_key(full_name)
+        owner, name = full_name.strip("/").split("/")
+        with self._lock:
+            state = RepoState(
+                owner,
+                name,
+                clock=self._clock,
+                immutable_releases=immutable_releases,
+                max_assets_per_release=self._limits[0],
+                max_asset_size=self._limits[1],
+                default_branch=default_branch,
+                files=files,
+                repo_id=self._repos.next_id(),
+            )
+            self._repos.add(state)
+        return state.full_name
+
+    def repositories(self) -> list[str]:
+        """Full names of every repository, the simulator's own first."""
+        with self._lock:
+            return [state.full_name for state in self._repos]
+
+    def add_token(
+        self,
+        repos: Mapping[str, Literal["read", "write"]] | None = None,
+        *,
+        others: Literal["read", "write", "none"] = "read",
+    ) -> str:
+        """A new token with per-repository access, like a fine-grained token or an App
+        installation's: ``repos`` maps ``owner/name`` to ``"read"`` or ``"write"``; every other
+        repository gets ``others`` (``"none"``: it answers 404, as a private repository the
+        token cannot see). E.g. ``sim.add_token({"kyma/module-manifests": "write"})``."""
+        levels = {"read": Access.READ, "write": Access.WRITE, "none": None}
+        grants = {repo_key(name): levels[level] for name, level in (repos or {}).items()}
+        if any(level is None for level in grants.values()) or others not in levels:
+            raise ValueError("access is 'read' or 'write' (others also 'none')")
+        token = "ghs_" + secrets.token_hex(18)
+        with self._lock:
+            self._app.tokens[token] = Grant(levels[others], {k: v for k, v in grants.items() if v})
+        return token
+
     # -- state set-up -------------------------------------------------------------------
 
     @property
@@ -169,11 +244,42 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
         with self._lock:
             return self._state.head_sha
 
-    def add_commit(self, message: str = "", *, sha: str | None = None) -> str:
-        """Add a commit on ``main``; it becomes the head. Returns its sha. ``sha`` pushes a commit made
-        elsewhere (e.g. the ``HEAD`` of a local checkout, so that a release of ``main`` is of those files)."""
+    def add_commit(
+        self,
+        message: str = "",
+        *,
+        sha: str | None = None,
+        repo: str | None = None,
+        branch: str | None = None,
+        files: FileChanges | None = None,
+    ) -> str:
+        """Push a commit onto ``branch`` (the default branch) of ``repo`` (the simulator's own);
+        it becomes the head. Returns its sha. ``files`` maps paths to their new content (text or
+        bytes; None deletes). ``sha`` pushes a commit made elsewhere (e.g. the ``HEAD`` of a local
+        checkout, so that a release of ``main`` is of those files); its tree is its parent's."""
         with self._lock:
-            return self._state.add_commit(message, sha)
+            return self._repos.get(repo).add_commit(message, sha, branch=branch, files=files)
+
+    def create_branch(self, repo: str | None, name: str, from_ref: str | None = None) -> str:
+        """Create ``refs/heads/<name>`` at ``from_ref`` (the default branch); returns its sha."""
+        with self._lock:
+            state = self._repos.get(repo)
+            sha = state.resolve(from_ref or state.default_branch)
+            if sha is None:
+                raise ValueError(f"no commit found for {from_ref!r} in {state.full_name}")
+            return state.create_ref(f"refs/heads/{name}", sha).sha
+
+    def branch_sha(self, repo: str | None = None, branch: str | None = None) -> str | None:
+        """The commit ``branch`` (the default one) points at, None if there is no such branch."""
+        with self._lock:
+            state = self._repos.get(repo)
+            return state.branch(branch or state.default_branch)
+
+    def files(self, repo: str | None = None, ref: str | None = None) -> dict[str, bytes]:
+        """Every file at ``ref`` (a branch, tag or sha; the default branch) of ``repo``, by path."""
+        with self._lock:
+            state = self._repos.get(repo)
+            return state.files(ref or state.default_branch)
 
     def create_tag(self, name: str, sha: str | None = None, *, message: str | None = None) -> GitRef:
         """Create ``refs/tags/<name>`` (at the head by default), as a push of a tag would; with a
@@ -233,14 +339,14 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
 
     # -- snapshots (faults and requests: SimulatorControls) -------------------------------
 
-    def releases(self) -> list[Release]:
+    def releases(self, repo: str | None = None) -> list[Release]:
         """All releases including drafts, newest first."""
         with self._lock:
-            return self._state.releases()
+            return self._repos.get(repo).releases()
 
-    def refs(self) -> list[GitRef]:
+    def refs(self, repo: str | None = None) -> list[GitRef]:
         with self._lock:
-            return self._state.refs()
+            return self._repos.get(repo).refs()
 
     def assets(self, release_id: int) -> list[Asset]:
         with self._lock:

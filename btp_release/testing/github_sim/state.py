@@ -18,7 +18,7 @@ from typing import cast
 import attrs
 
 from .errors import ApiError, not_found, validation_failed
-from .gitdb import DEFAULT_BRANCH, GitDatabase, valid_ref_name
+from .gitdb import DEFAULT_BRANCH, FileChanges, GitDatabase, valid_ref_name
 from .models import (
     Access,
     Asset,
@@ -76,8 +76,13 @@ class RepoState(GitDatabase):
         immutable_releases: bool,
         max_assets_per_release: int = MAX_ASSETS_PER_RELEASE,
         max_asset_size: int = MAX_ASSET_SIZE,
+        default_branch: str = DEFAULT_BRANCH,
+        files: FileChanges | None = None,
+        repo_id: int = 1_296_269,
     ) -> None:
-        super().__init__(owner, repo, clock=clock)
+        super().__init__(
+            owner, repo, clock=clock, default_branch=default_branch, files=files, repo_id=repo_id
+        )
         self.immutable_releases = immutable_releases
         self.max_assets_per_release = max_assets_per_release
         self.max_asset_size = max_asset_size
@@ -210,7 +215,7 @@ class RepoState(GitDatabase):
         generate_release_notes: bool,
         make_latest: str | None,
     ) -> Release:
-        target = target_commitish or DEFAULT_BRANCH
+        target = target_commitish or self.default_branch
         self._check_tag_usable(tag_name, publishing=not draft, exclude=None)
         if target_commitish is not None:
             self._check_target(target)
@@ -291,7 +296,7 @@ class RepoState(GitDatabase):
         """``(name, body)`` as GitHub generates them, with commits standing in for pull requests."""
         if previous_tag_name is not None and f"refs/tags/{previous_tag_name}" not in self._refs:
             raise validation_failed("Release", "invalid", "previous_tag_name")
-        head = self.resolve(f"refs/tags/{tag_name}") or self.resolve(target_commitish or DEFAULT_BRANCH)
+        head = self.resolve(f"refs/tags/{tag_name}") or self.resolve(target_commitish or self.default_branch)
         if head is None:
             raise validation_failed("Release", "invalid", "target_commitish")
         previous = previous_tag_name

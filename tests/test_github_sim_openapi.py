@@ -9,30 +9,28 @@ against GitHub's ``basic-error``/``validation-error`` schemas instead.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import attrs
 import httpx
 import pytest
 
 from btp_release.testing import Fault, GitHubSimulator
 from btp_release.testing.github_sim import SecondaryLimits
-from btp_release.testing.github_sim.protocol import Service
 from btp_release.testing.github_sim.routes import ROUTES
 
-SCHEMA = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "schemas"
-    / "github"
-    / "api.github.com.releases.json"
+from .github_sim_openapi_support import (
+    Exchange,
+    R,
+    Recorder,
+    check_exchange,
+    load_description,
+    load_openapi,
+    scenario,
 )
+from .test_github_sim_openapi_git import drive as drive_git
+
 REPO = "/repos/kyma-project/btp-manager"
-R = "/repos/{owner}/{repo}"
 
 # Every (operation, status[, variant]) the scenario must produce: the parametrisation below.
 EXPECTED: tuple[str, ...] = (
@@ -118,53 +116,6 @@ EXPECTED: tuple[str, ...] = (
     f"POST {R}/statuses/{{sha}} 201",
     f"POST {R}/statuses/{{sha}} 422",
 )
-
-
-@attrs.frozen
-class Exchange:
-    """One captured response with the route it was served by."""
-
-    method: str
-    template: str
-    service: Service
-    path: str
-    query: dict[str, str]
-    params: dict[str, str]
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class Recorder:
-    """Captures responses under labels that must start with ``METHOD template status``."""
-
-    def __init__(self, sim: GitHubSimulator) -> None:
-        self.sim = sim
-        self.exchanges: dict[str, Exchange] = {}
-
-    def __call__(self, label: str, response: httpx.Response) -> httpx.Response:
-        request = response.request
-        service = Service.UPLOADS if str(request.url).startswith(self.sim.uploads_url) else Service.API
-        method, path = request.method, request.url.path
-        if service is Service.UPLOADS:  # the one-origin layout serves uploads under /api/uploads
-            path = path.removeprefix(urlsplit(self.sim.uploads_url).path)
-        matches = [(r, r.match(method, path)) for r in ROUTES if r.service is service]
-        route, params = next((r, p) for r, p in matches if p is not None)
-        prefix = f"{method} {route.template} {response.status_code}"
-        assert label == prefix or label.startswith(prefix + " "), (label, prefix, response.text)
-        assert label not in self.exchanges, label
-        self.exchanges[label] = Exchange(
-            method=method,
-            template=route.template,
-            service=service,
-            path=path,
-            query=dict(request.url.params),
-            params=params,
-            status=response.status_code,
-            headers=dict(response.headers),
-            body=response.content,
-        )
-        return response
 
 
 def drive(sim: GitHubSimulator, capture: Recorder) -> None:
@@ -407,95 +358,24 @@ def drive(sim: GitHubSimulator, capture: Recorder) -> None:
 
 @pytest.fixture(scope="module")
 def exchanges() -> dict[str, Exchange]:
-    with GitHubSimulator() as sim:
-        recorder = Recorder(sim)
-        drive(sim, recorder)
-        return recorder.exchanges
+    return scenario(drive)
 
 
 @pytest.fixture(scope="module")
 def description() -> dict[str, Any]:
-    if not SCHEMA.is_file():
-        pytest.skip(f"GitHub's OpenAPI description is not available at {SCHEMA}")
-    loaded: dict[str, Any] = json.loads(SCHEMA.read_text())
-    return loaded
+    return load_description()
 
 
 @pytest.fixture(scope="module")
 def openapi(description: dict[str, Any]) -> Any:
-    core = pytest.importorskip("openapi_core", reason="openapi-core validates the responses")
-    return core.OpenAPI.from_file_path(str(SCHEMA))
-
-
-def _content_type(headers: dict[str, str]) -> str:
-    return headers.get("content-type", "").split(";")[0].strip()
-
-
-def _check_error_shape(exchange: Exchange, components: dict[str, Any]) -> None:
-    """GitHub's errors: basic-error, or validation-error for 422; docs link always present."""
-    from openapi_schema_validator import OAS30Validator
-
-    if _content_type(exchange.headers) != "application/json":
-        assert exchange.headers["content-type"].startswith("text/plain")
-        assert exchange.body  # the User-Agent rejection is plain text, as on GitHub
-        return
-    body = json.loads(exchange.body)
-    name = "validation-error" if exchange.status == 422 else "basic-error"
-    OAS30Validator(components[name]).validate(body)
-    assert isinstance(body.get("message"), str) and body["message"]
-    assert body["documentation_url"].startswith("https://docs.github.com")
+    return load_openapi()
 
 
 @pytest.mark.parametrize("label", EXPECTED)
 def test_response_matches_githubs_description(
     label: str, exchanges: dict[str, Exchange], description: dict[str, Any], openapi: Any
 ) -> None:
-    from openapi_core.testing import MockRequest, MockResponse
-
-    exchange = exchanges[label]
-    operation = description["paths"][exchange.template][exchange.method.lower()]
-    host = "https://uploads.github.com" if exchange.service is Service.UPLOADS else "https://api.github.com"
-    # GitHub's edge answers a missing User-Agent in plain text before the API sees the request;
-    # the description only documents the API's own (JSON) 403s. Edge answers (and 5xx from
-    # the infrastructure) carry no rate-limit headers.
-    edge_rejection = "no user agent" in label
-    from_edge = edge_rejection or exchange.status == 411 or exchange.status >= 500
-    body = exchange.body
-    if label.endswith("in progress"):
-        # GitHub sends "conclusion": null until a run completes; the description marks the
-        # field nullable but its enum omits null, which openapi-core enforces. Check the rest.
-        payload = json.loads(body)
-        assert any(run["conclusion"] is None for run in payload["check_runs"])
-        for run in payload["check_runs"]:
-            run["conclusion"] = run["conclusion"] or "neutral"
-        body = json.dumps(payload).encode()
-    if str(exchange.status) in operation["responses"] and not edge_rejection:
-        request = MockRequest(
-            host,
-            exchange.method.lower(),
-            exchange.path,
-            path_pattern=exchange.template,
-            args=exchange.query,
-            view_args=exchange.params,
-        )
-        response = MockResponse(
-            body,
-            status_code=exchange.status,
-            headers=exchange.headers,
-            content_type=_content_type(exchange.headers),
-        )
-        openapi.validate_response(request, response)
-    if exchange.status >= 400:
-        _check_error_shape(exchange, description["components"]["schemas"])
-    if exchange.status in (204, 302, 304):
-        assert exchange.body == b""
-    if exchange.status == 302:
-        assert urlsplit(exchange.headers["location"]).path.startswith("/github-production")
-    if exchange.status == 304:
-        assert exchange.headers["etag"].startswith('"')
-    elif exchange.body and exchange.status < 400:
-        assert exchange.headers["content-type"] == "application/json; charset=utf-8"
-    assert ("x-ratelimit-limit" in exchange.headers) is not from_edge
+    check_exchange(label, exchanges[label], description, openapi)
 
 
 def test_scenario_produces_exactly_the_expected_exchanges(exchanges: dict[str, Exchange]) -> None:
@@ -503,8 +383,10 @@ def test_scenario_produces_exactly_the_expected_exchanges(exchanges: dict[str, E
 
 
 def test_every_routed_operation_is_covered(exchanges: dict[str, Exchange]) -> None:
+    """By this scenario or the other modules' (git data and contents, pull requests)."""
     routed = {(r.method, r.template) for r in ROUTES if r.in_openapi}
-    covered = {(e.method, e.template) for e in exchanges.values()}
+    everything = [*exchanges.values(), *scenario(drive_git).values()]
+    covered = {(e.method, e.template) for e in everything}
     assert routed - covered == set()
 
 

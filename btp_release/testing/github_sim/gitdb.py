@@ -71,6 +71,10 @@ class GitDatabase:
         self.modified_at = max(self.modified_at, now)
         return now
 
+    def touch(self) -> float:
+        """Record a change now (``Last-Modified``); returns the time."""
+        return self._touch()
+
     # -- hooks for the release rules (immutable releases protect their tags) ----------------
 
     def _guard_ref_change(self, full: str, action: str) -> None:
@@ -241,6 +245,23 @@ class GitDatabase:
     def branch(self, name: str) -> str | None:
         """The commit a branch points at, None if there is no such branch."""
         return self._refs.get(f"refs/heads/{name}")
+
+    def move_branch(self, name: str, sha: str) -> None:
+        """Point ``refs/heads/<name>`` at ``sha`` (a push; no fast-forward check)."""
+        self._refs[f"refs/heads/{name}"] = sha
+        self._touch()
+
+    def branches(self) -> list[tuple[str, str]]:
+        """``(name, sha)`` of every branch, by name."""
+        return [(ref[11:], sha) for ref, sha in sorted(self._refs.items()) if ref.startswith("refs/heads/")]
+
+    def tags(self) -> list[tuple[str, str]]:
+        """``(name, commit sha)`` of every tag (annotated ones peeled), by name."""
+        return [
+            (ref[10:], self.peel(sha))
+            for ref, sha in sorted(self._refs.items())
+            if ref.startswith("refs/tags/")
+        ]
 
     def get_ref(self, ref: str) -> GitRef:
         """GET /git/ref/{ref}; a recently deleted tag may still answer (``delete_ref_lag``)."""

@@ -207,3 +207,10 @@ class ObjectStore:
             else:
                 leaves[path] = Leaf(change.mode, change.type, change.sha)
         return self.build(leaves)
+
+    def diff(self, old: str | None, new: str) -> list[tuple[str, Leaf | None, Leaf | None]]:
+        """``(path, before, after)`` of every file that differs between two trees, by path."""
+        before = self.leaves(old) if old is not None else {}
+        after = self.leaves(new)
+        changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+        return [(p, before.get(p), after.get(p)) for p in changed]

@@ -243,7 +243,7 @@ def _int_param(value: str | None, default: int) -> int:
         return default
 
 
-_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", dict: "object"}
+_TYPE_NAMES = {str: "string", bool: "boolean", int: "integer", dict: "object", list: "array"}
 
 
 def take_fields(

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from ..simserver import ConnectionAborted
 from .errors import ApiError, invalid_request, not_found, validation_failed
+from .git_routes import GIT_ROUTES
 from .graphql import graphql
 from .models import CHECK_STATUSES, STATUS_STATES, Access
 from .protocol import (
@@ -24,6 +25,7 @@ from .protocol import (
     page_of,
     take_fields,
 )
+from .render_git import diff_entries
 from .state import RepoState
 
 STORAGE_PREFIX = "/github-production-release-asset"
@@ -312,7 +314,8 @@ def _resolve(ctx: Ctx, ref: str, status: int = 422) -> str:
 
 
 def get_commit(ctx: Ctx, p: dict[str, str]) -> Reply:
-    return json_reply(200, ctx.render.commit(ctx.state.commit(_resolve(ctx, p["ref"]))))
+    commit = ctx.state.commit(_resolve(ctx, p["ref"]))
+    return json_reply(200, ctx.render.commit(commit, diff_entries(ctx.render, ctx.state, commit)))
 
 
 def combined_status(ctx: Ctx, p: dict[str, str]) -> Reply:
@@ -419,6 +422,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", REPO + "/commits/{ref}/check-runs", check_runs),
     Route("GET", REPO + "/commits/{ref}", get_commit),
     Route("POST", REPO + "/statuses/{sha}", create_status, write=True),
+    *GIT_ROUTES,
     Route(
         "GET",
         "/{owner}/{repo}/releases/download/{tag}/{name}",

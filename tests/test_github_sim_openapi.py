@@ -29,6 +29,7 @@ from .github_sim_openapi_support import (
     scenario,
 )
 from .test_github_sim_openapi_git import drive as drive_git
+from .test_github_sim_openapi_pulls import drive as drive_pulls
 
 REPO = "/repos/kyma-project/btp-manager"
 
@@ -385,7 +386,7 @@ def test_scenario_produces_exactly_the_expected_exchanges(exchanges: dict[str, E
 def test_every_routed_operation_is_covered(exchanges: dict[str, Exchange]) -> None:
     """By this scenario or the other modules' (git data and contents, pull requests)."""
     routed = {(r.method, r.template) for r in ROUTES if r.in_openapi}
-    everything = [*exchanges.values(), *scenario(drive_git).values()]
+    everything = [*exchanges.values(), *scenario(drive_git).values(), *scenario(drive_pulls).values()]
     covered = {(e.method, e.template) for e in everything}
     assert routed - covered == set()
 

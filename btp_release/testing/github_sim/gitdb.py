@@ -83,6 +83,9 @@ class GitDatabase:
     def _guard_ref_creation(self, full: str) -> None:
         """Raise if ``full`` may not be created."""
 
+    def _branch_deleted(self, name: str, sha: str) -> None:
+        """Called after ``refs/heads/<name>`` (last at ``sha``) was deleted: pull requests close."""
+
     # -- commits -----------------------------------------------------------------------
 
     @property
@@ -317,3 +320,5 @@ class GitDatabase:
         if full.startswith("refs/tags/") and self.delete_ref_lag > 0:
             self._ghost_refs[full] = (sha, self.delete_ref_lag)
         self._touch()
+        if full.startswith("refs/heads/"):
+            self._branch_deleted(full[11:], sha)

@@ -179,3 +179,75 @@ class RecordedRequest:
     service: str = "api"
     host: str = ""
     sent_path: str = ""
+
+
+PullState = Literal["open", "closed"]
+
+
+@attrs.frozen
+class Label:
+    """A repository label (created when first added to an issue or pull request)."""
+
+    id: int
+    name: str
+    color: str = "ededed"
+    description: str | None = None
+
+
+@attrs.frozen
+class PullRequest:
+    """A pull request between two branches of one repository (no forks).
+
+    ``head_sha`` is where the head branch pointed when the pull request was last updated; while it
+    is open GitHub follows the branch (the routes render the live value). ``number`` is shared
+    with issues. ``merged`` once merged (then also ``closed``).
+    """
+
+    number: int
+    id: int
+    title: str
+    body: str | None
+    head: str
+    base: str
+    head_sha: str
+    state: PullState
+    draft: bool
+    created_at: float
+    updated_at: float
+    closed_at: float | None = None
+    merged_at: float | None = None
+    merge_commit_sha: str | None = None
+    # Where the base branch was when the pull request closed (GitHub keeps reporting against it).
+    base_sha: str | None = None
+    maintainer_can_modify: bool = True
+    labels: tuple[str, ...] = ()
+    requested_reviewers: tuple[str, ...] = ()
+
+    @property
+    def merged(self) -> bool:
+        return self.merged_at is not None
+
+
+@attrs.frozen
+class Issue:
+    """An issue (a number shared with pull requests), e.g. in a release-management repository."""
+
+    number: int
+    id: int
+    title: str
+    body: str | None
+    state: PullState
+    created_at: float
+    updated_at: float
+    labels: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class IssueComment:
+    """A comment on an issue or a pull request (``issue_number``)."""
+
+    id: int
+    issue_number: int
+    body: str
+    created_at: float
+    updated_at: float

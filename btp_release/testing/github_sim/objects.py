@@ -214,3 +214,21 @@ class ObjectStore:
         after = self.leaves(new)
         changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
         return [(p, before.get(p), after.get(p)) for p in changed]
+
+    def merge(self, base: str | None, ours: str, theirs: str) -> str | None:
+        """Three-way merge of trees, file by file: a file changed on one side only takes that
+        side; changed on both sides differently is a conflict (None). No line-level merging."""
+        common = self.leaves(base) if base is not None else {}
+        mine, other = self.leaves(ours), self.leaves(theirs)
+        result: dict[str, Leaf] = {}
+        for path in common.keys() | mine.keys() | other.keys():
+            was, one, two = common.get(path), mine.get(path), other.get(path)
+            if one == two or two == was:
+                chosen = one
+            elif one == was:
+                chosen = two
+            else:
+                return None
+            if chosen is not None:
+                result[path] = chosen
+        return self.build(result)

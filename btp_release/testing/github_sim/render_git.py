@@ -170,8 +170,14 @@ def _lines(db: GitDatabase, leaf: Leaf | None) -> list[str] | None:
 def diff_entries(r: Renderer, db: GitDatabase, commit: Commit) -> list[Json]:
     """The files a commit changed against its first parent, with unified-diff patches."""
     parent = db.commit(commit.parent).tree if commit.parent else None
+    return tree_changes(r, db, parent, commit.tree, commit.sha)
+
+
+def tree_changes(r: Renderer, db: GitDatabase, old_tree: str | None, new_tree: str, at: str) -> list[Json]:
+    """``diff-entry`` items from one tree to another; links name the commit ``at``."""
+    commit_sha = at
     out: list[Json] = []
-    for path, before, after in db.objects.diff(parent, commit.tree):
+    for path, before, after in db.objects.diff(old_tree, new_tree):
         status = "added" if before is None else "removed" if after is None else "modified"
         old, new = _lines(db, before), _lines(db, after)
         leaf = after or before
@@ -188,9 +194,9 @@ def diff_entries(r: Renderer, db: GitDatabase, commit: Commit) -> list[Json]:
             additions=additions,
             deletions=deletions,
             changes=additions + deletions,
-            blob_url=f"{r.repo_web}/blob/{commit.sha}/{quoted}",
-            raw_url=f"{r.repo_web}/raw/{commit.sha}/{quoted}",
-            contents_url=f"{r.repo_api}/contents/{quoted}?ref={commit.sha}",
+            blob_url=f"{r.repo_web}/blob/{commit_sha}/{quoted}",
+            raw_url=f"{r.repo_web}/raw/{commit_sha}/{quoted}",
+            contents_url=f"{r.repo_api}/contents/{quoted}?ref={commit_sha}",
         )
         out.append(entry)
     return out

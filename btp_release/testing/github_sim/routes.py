@@ -25,6 +25,7 @@ from .protocol import (
     page_of,
     take_fields,
 )
+from .pull_routes import PULL_ROUTES
 from .render_git import diff_entries
 from .state import RepoState
 
@@ -423,6 +424,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", REPO + "/commits/{ref}", get_commit),
     Route("POST", REPO + "/statuses/{sha}", create_status, write=True),
     *GIT_ROUTES,
+    *PULL_ROUTES,
     Route(
         "GET",
         "/{owner}/{repo}/releases/download/{tag}/{name}",

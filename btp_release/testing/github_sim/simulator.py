@@ -6,12 +6,13 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Literal
 
 from ..faultbook import FaultBook
 from ..simserver import SimulatorControls
+from .errors import ApiError
 from .faults import Fault
 from .gitdb import FileChanges
 from .models import (
@@ -22,11 +23,14 @@ from .models import (
     CheckStatus,
     CommitStatus,
     GitRef,
+    IssueComment,
+    PullRequest,
     RecordedRequest,
     Release,
     StatusState,
 )
 from .protocol import Service
+from .pulls import MergeMethod
 from .ratelimit import SecondaryLimits
 from .repos import Grant, Repositories, repo_key
 from .server import GHES_API_PREFIX, UPLOADS_PATH, App
@@ -336,6 +340,52 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
             raise ValueError("delete_ref_lag must be >= 0")
         with self._lock:
             self._state.delete_ref_lag = value
+
+    # -- pull requests and issues --------------------------------------------------------
+
+    def merge_pull_request(
+        self,
+        repo: str | None,
+        number: int,
+        *,
+        method: MergeMethod = "merge",
+        delete_branch: bool = False,
+    ) -> str:
+        """Merge an open pull request as a maintainer would on the web: a merge commit (two
+        parents), a squashed commit or a fast-forward of the base branch; the pull request is
+        then closed and merged. Returns the commit the base branch now points at.
+        ``delete_branch`` deletes the head branch afterwards (the repository setting).
+        Raises ValueError when it cannot be merged (closed, conflicting, no fast-forward)."""
+        with self._lock:
+            state = self._repos.get(repo)
+            try:
+                pr = state.pulls.merge(number, method)
+            except ApiError as error:
+                raise ValueError(f"pull request #{number} of {state.full_name}: {error.message}") from error
+            if delete_branch:
+                state.delete_ref(f"heads/{pr.head}")
+            return str(pr.merge_commit_sha)
+
+    def pull_requests(self, repo: str | None = None) -> list[PullRequest]:
+        """Every pull request of ``repo``, by number (open and closed)."""
+        with self._lock:
+            return self._repos.get(repo).pulls.pulls()
+
+    def add_issue(self, repo: str | None, title: str, *, body: str = "", labels: Iterable[str] = ()) -> int:
+        """Open an issue (e.g. in ``kyma/release-management``); returns its number, which issues
+        share with pull requests."""
+        with self._lock:
+            return self._repos.get(repo).pulls.add_issue(title, body or None, labels).number
+
+    def issue_comments(self, repo: str | None, number: int) -> list[IssueComment]:
+        """The comments on an issue or a pull request, oldest first."""
+        with self._lock:
+            return self._repos.get(repo).pulls.comments(number)
+
+    def add_labels(self, repo: str | None, number: int, *labels: str) -> None:
+        """Label an issue or pull request (labels are created in the repository as needed)."""
+        with self._lock:
+            self._repos.get(repo).pulls.add_labels(number, labels)
 
     # -- snapshots (faults and requests: SimulatorControls) -------------------------------
 

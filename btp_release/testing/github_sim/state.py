@@ -29,6 +29,7 @@ from .models import (
     Release,
     StatusState,
 )
+from .pulls import PullStore
 
 # Characters GitHub keeps in asset names; anything else becomes a dot.
 _UNSAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._+@-]+")
@@ -99,6 +100,10 @@ class RepoState(GitDatabase):
         self._immutable_tags: set[str] = set()
         # The release GitHub shows as "latest" (set by make_latest); None: the legacy rule decides.
         self._latest_id: int | None = None
+        self.pulls = PullStore(self)
+
+    def _branch_deleted(self, name: str, sha: str) -> None:
+        self.pulls.branch_deleted(name, sha)
 
     # -- tags of immutable releases ------------------------------------------------------
 

@@ -129,3 +129,73 @@ def test_upload_answered_4xx_leaves_nothing(sim: GitHubSimulator, gh: httpx.Clie
     sim.add_fault(Fault(method="POST", path=r"/assets$", kind="status", status=502))
     assert upload(gh, release, "", b"z").status_code == 502  # no name: nothing could start
     assert sim.assets(release["id"]) == []
+
+
+# -- faults on the git data and pull request routes --------------------------------------------
+
+MANIFESTS = "/repos/kyma/module-manifests"
+
+
+@pytest.mark.parametrize("ghes", [False, True])
+def test_502_on_tree_creation_then_a_retry(make_github_sim: Any, ghes: bool) -> None:
+    """A 502 answered before GitHub acted leaves nothing; one answered after it acted
+    (``status_after``) leaves the tree, and the retry gets the same content-addressed sha. The
+    fault path is the route's in every layout (no ``/api/v3``)."""
+    sim = make_github_sim(ghes=ghes)
+    sim.add_repository("kyma/module-manifests", files={"README.md": "# Manifests\n"})
+    entry = {"path": "modules/a.yaml", "mode": "100644", "type": "blob", "content": "a: 1\n"}
+    with api(sim) as gh:
+        base = gh.get(f"{MANIFESTS}/git/trees/main").json()["sha"]
+        body = {"base_tree": base, "tree": [entry]}
+        sim.add_fault(Fault(method="POST", path=r"/git/trees$", kind="status", status=502))
+        failed = gh.post(f"{MANIFESTS}/git/trees", json=body)
+        assert failed.status_code == 502 and failed.json()["message"] == "Bad Gateway"
+        sim.add_fault(Fault(method="POST", path=r"/git/trees$", kind="status_after", status=502))
+        assert gh.post(f"{MANIFESTS}/git/trees", json=body).status_code == 502
+        retried = gh.post(f"{MANIFESTS}/git/trees", json=body)
+        assert retried.status_code == 201
+        assert gh.get(f"{MANIFESTS}/git/trees/{retried.json()['sha']}").status_code == 200
+    assert [r.status for r in sim.requests if r.path.endswith("/git/trees")] == [502, 502, 201]
+    assert sim.files("kyma/module-manifests") == {"README.md": b"# Manifests\n"}  # no branch moved
+
+
+def test_reset_after_a_ref_update_then_a_retry(sim: GitHubSimulator, gh: httpx.Client) -> None:
+    """The connection breaks after the ref moved: the client cannot tell, and a retry of the same
+    update succeeds (a ref at the same commit is a fast-forward); a retried branch creation
+    finds it exists (422), and a retried pull request finds one open (422)."""
+    sim.add_repository("kyma/module-manifests", files={"README.md": "# Manifests\n"})
+    root = sim.branch_sha("kyma/module-manifests")
+    sim.add_fault(Fault(method="POST", path=r"/git/refs$", kind="reset_after"))
+    with pytest.raises(httpx.TransportError):
+        gh.post(f"{MANIFESTS}/git/refs", json={"ref": "refs/heads/submit", "sha": root})
+    again = gh.post(f"{MANIFESTS}/git/refs", json={"ref": "refs/heads/submit", "sha": root})
+    assert (again.status_code, again.json()["message"]) == (422, "Reference already exists")
+
+    commit = sim.add_commit("Submit", repo="kyma/module-manifests", branch="submit", files={"a.yaml": "a"})
+    sim.add_fault(Fault(method="PATCH", path=r"/git/refs/heads/submit$", kind="reset_after"))
+    with pytest.raises(httpx.TransportError):
+        gh.patch(f"{MANIFESTS}/git/refs/heads/submit", json={"sha": commit})
+    assert sim.branch_sha("kyma/module-manifests", "submit") == commit  # it happened
+    retried = gh.patch(f"{MANIFESTS}/git/refs/heads/submit", json={"sha": commit})
+    assert retried.status_code == 200 and retried.json()["object"]["sha"] == commit
+
+    sim.add_fault(Fault(method="POST", path=r"/pulls$", kind="reset_after"))
+    pull = {"title": "Submit", "head": "submit", "base": "main"}
+    with pytest.raises(httpx.TransportError):
+        gh.post(f"{MANIFESTS}/pulls", json=pull)
+    duplicate = gh.post(f"{MANIFESTS}/pulls", json=pull)
+    assert duplicate.status_code == 422 and "already exists" in duplicate.json()["errors"][0]["message"]
+    found = gh.get(f"{MANIFESTS}/pulls", params={"head": "kyma:submit"}).json()
+    assert [p["number"] for p in found] == [1]
+
+
+def test_reset_before_a_contents_write_changes_nothing(sim: GitHubSimulator, gh: httpx.Client) -> None:
+    sim.add_repository("kyma/module-manifests", files={"README.md": "# Manifests\n"})
+    head = sim.branch_sha("kyma/module-manifests")
+    sim.add_fault(Fault(method="PUT", path=r"/contents/", kind="reset"))
+    with pytest.raises(httpx.TransportError):
+        gh.put(f"{MANIFESTS}/contents/a.yaml", json={"message": "Add", "content": "YQ=="})
+    assert sim.branch_sha("kyma/module-manifests") == head
+    assert (
+        gh.put(f"{MANIFESTS}/contents/a.yaml", json={"message": "Add", "content": "YQ=="}).status_code == 201
+    )

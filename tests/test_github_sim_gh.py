@@ -7,6 +7,7 @@ request arrives in absolute form for ``api.``/``uploads.github.localhost`` and t
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -148,3 +149,101 @@ def test_gh_sees_published_releases_only_as_a_reader(sim: GitHubSimulator, tmp_p
     assert "published" in reader("release", "view", "1.1.0", *REPO_FLAG).stdout
     listed = reader("release", "list", *REPO_FLAG).stdout
     assert "1.1.0" in listed and "1.0.0" not in listed
+
+
+# -- contents and pull requests (the module-manifests submission) ------------------------------
+
+MANIFESTS = "kyma/module-manifests"
+MANIFESTS_FLAG = ["-R", f"github.localhost/{MANIFESTS}"]
+CONFIG = "modules/btp-operator/1.0.0/module-config.yaml"
+
+
+def test_gh_api_reads_and_writes_contents(sim: GitHubSimulator, gh: GhRunner) -> None:
+    sim.add_repository(MANIFESTS, files={CONFIG: "name: kyma-project.io/module/btp-operator\n"})
+    file = json.loads(gh("api", f"repos/{MANIFESTS}/contents/{CONFIG}").stdout)
+    assert (file["type"], file["path"]) == ("file", CONFIG)
+    assert base64.b64decode(file["content"]) == b"name: kyma-project.io/module/btp-operator\n"
+    raw = gh("api", "-H", "Accept: application/vnd.github.raw", f"repos/{MANIFESTS}/contents/{CONFIG}").stdout
+    assert raw == "name: kyma-project.io/module/btp-operator\n"
+    listing = json.loads(gh("api", f"repos/{MANIFESTS}/contents/modules/btp-operator").stdout)
+    assert [(e["name"], e["type"]) for e in listing] == [("1.0.0", "dir")]
+    missing = gh("api", f"repos/{MANIFESTS}/contents/modules/none.yaml", check=False)
+    assert missing.returncode != 0 and "Not Found (HTTP 404)" in missing.stderr
+
+    releases = "modules/btp-operator/module-releases.yaml"
+    content = base64.b64encode(b"channels:\n  - channel: fast\n    version: 1.0.0\n").decode()
+    gh("api", "--method", "PUT", f"repos/{MANIFESTS}/contents/{releases}",
+       "-f", "message=Promote 1.0.0 to fast", "-f", f"content={content}")  # fmt: skip
+    assert sim.files(MANIFESTS)[releases] == b"channels:\n  - channel: fast\n    version: 1.0.0\n"
+    stale = gh("api", "--method", "PUT", f"repos/{MANIFESTS}/contents/{releases}",
+               "-f", "message=Again", "-f", f"content={content}", check=False)  # fmt: skip
+    assert stale.returncode != 0 and '"sha" wasn\'t supplied' in stale.stderr
+
+
+def test_gh_pr_create_list_and_view(sim: GitHubSimulator, gh: GhRunner, tmp_path: Path) -> None:
+    sim.add_repository(MANIFESTS, files={"README.md": "# Module manifests\n"})
+    sim.create_branch(MANIFESTS, "btp-manager-1.0.0")
+    sim.add_commit(
+        "Submit 1.0.0", repo=MANIFESTS, branch="btp-manager-1.0.0", files={CONFIG: "version: 1.0.0\n"}
+    )
+    title = "Submit BTP Manager version 1.0.0"
+    created = gh("pr", "create", "--head", "btp-manager-1.0.0", "--base", "main",
+                 "--title", title, "--body", "Automated", *MANIFESTS_FLAG)  # fmt: skip
+    assert created.stdout.strip() == f"http://github.localhost/{MANIFESTS}/pull/1"
+    [pr] = sim.pull_requests(MANIFESTS)
+    assert (pr.number, pr.head, pr.base, pr.title, pr.body) == (
+        1,
+        "btp-manager-1.0.0",
+        "main",
+        "Submit BTP Manager version 1.0.0",
+        "Automated",
+    )
+    again = gh("pr", "create", "--head", "btp-manager-1.0.0", "--base", "main",
+               "--title", "Again", "--body", "x", *MANIFESTS_FLAG, check=False)  # fmt: skip
+    assert again.returncode != 0 and "already exists" in again.stderr
+    assert len(sim.pull_requests(MANIFESTS)) == 1
+
+    listed = json.loads(
+        gh("pr", "list", "--head", "btp-manager-1.0.0", "--json", "number,state", *MANIFESTS_FLAG).stdout
+    )
+    assert listed == [{"number": 1, "state": "OPEN"}]
+    assert json.loads(gh("pr", "list", "--head", "other", "--json", "number", *MANIFESTS_FLAG).stdout) == []
+    sim.add_labels(MANIFESTS, 1, "module-submission")
+    fields = "number,state,title,headRefName,baseRefName,labels,isDraft,additions,changedFiles"
+    viewed = json.loads(gh("pr", "view", "1", "--json", fields, *MANIFESTS_FLAG).stdout)
+    assert viewed == {
+        "number": 1,
+        "state": "OPEN",
+        "title": "Submit BTP Manager version 1.0.0",
+        "headRefName": "btp-manager-1.0.0",
+        "baseRefName": "main",
+        "labels": [viewed["labels"][0]],
+        "isDraft": False,
+        "additions": 1,
+        "changedFiles": 1,
+    }
+    assert viewed["labels"][0]["name"] == "module-submission"
+
+    sim.merge_pull_request(MANIFESTS, 1)
+    merged = json.loads(gh("pr", "view", "1", "--json", "state,mergedAt", *MANIFESTS_FLAG).stdout)
+    assert merged["state"] == "MERGED" and merged["mergedAt"]
+    assert (
+        json.loads(
+            gh("pr", "list", "--head", "btp-manager-1.0.0", "--json", "number", *MANIFESTS_FLAG).stdout
+        )
+        == []
+    )
+    everything = gh("pr", "list", "--state", "all", "--json", "number,state", *MANIFESTS_FLAG).stdout
+    assert json.loads(everything) == [{"number": 1, "state": "MERGED"}]
+    assert gh("pr", "view", "7", *MANIFESTS_FLAG, check=False).returncode != 0
+
+
+def test_gh_pr_create_needs_write_access(sim: GitHubSimulator, tmp_path: Path) -> None:
+    sim.add_repository(MANIFESTS, files={"README.md": "# Module manifests\n"})
+    sim.create_branch(MANIFESTS, "b")
+    sim.add_commit("change", repo=MANIFESTS, branch="b", files={"a.txt": "a"})
+    reader = runner(sim, tmp_path, token=sim.add_token({MANIFESTS: "read"}))
+    refused = reader("pr", "create", "--head", "b", "--base", "main", "--title", "t", "--body", "b",
+                     *MANIFESTS_FLAG, check=False)  # fmt: skip
+    assert refused.returncode != 0 and "Resource not accessible by integration" in refused.stderr
+    assert sim.pull_requests(MANIFESTS) == []

@@ -12,12 +12,14 @@ import re
 from typing import Any
 
 from .errors import ApiError
+from .graphql_pulls import PULL_OPERATIONS
+from .graphql_pulls import answer as pulls_answer
 from .models import Access, Release
 from .protocol import Ctx, Reply, json_reply
 from .render import iso
 from .state import RepoState
 
-_OPERATION_RE = re.compile(r"^\s*query\s+(\w+)")
+_OPERATION_RE = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 GRAPHQL_DOCS = "https://docs.github.com/graphql/guides/forming-calls-with-graphql"
 
 
@@ -103,8 +105,10 @@ def graphql(ctx: Ctx, _p: dict[str, str]) -> Reply:
     variables = payload.get("variables") or {}
     if not isinstance(variables, dict):
         variables = {}
-    found = _OPERATION_RE.match(query)
+    found = _OPERATION_RE.search(query)
     operation = found.group(1) if found else ""
+    if operation in PULL_OPERATIONS:
+        return pulls_answer(ctx, operation, query, variables)
     if (
         operation not in ("RepositoryReleaseByTag", "RepositoryReleaseList")
         and "viewerPermission" not in query

@@ -167,6 +167,25 @@ def _lines(db: GitDatabase, leaf: Leaf | None) -> list[str] | None:
         return None
 
 
+def _hunks(db: GitDatabase, before: Leaf | None, after: Leaf | None) -> list[str] | None:
+    """The unified diff's hunk lines (no file headers); None when either side is not text."""
+    old, new = _lines(db, before), _lines(db, after)
+    if old is None or new is None:
+        return None
+    return list(difflib.unified_diff(old, new, lineterm="", n=3))[2:]
+
+
+def _counts(hunks: list[str] | None) -> tuple[int, int]:
+    if hunks is None:
+        return 0, 0
+    return sum(1 for line in hunks if line.startswith("+")), sum(1 for line in hunks if line.startswith("-"))
+
+
+def line_changes(db: GitDatabase, before: Leaf | None, after: Leaf | None) -> tuple[int, int]:
+    """``(additions, deletions)`` of one file's change (0, 0 for binary content)."""
+    return _counts(_hunks(db, before, after))
+
+
 def diff_entries(r: Renderer, db: GitDatabase, commit: Commit) -> list[Json]:
     """The files a commit changed against its first parent, with unified-diff patches."""
     parent = db.commit(commit.parent).tree if commit.parent else None
@@ -179,14 +198,11 @@ def tree_changes(r: Renderer, db: GitDatabase, old_tree: str | None, new_tree: s
     out: list[Json] = []
     for path, before, after in db.objects.diff(old_tree, new_tree):
         status = "added" if before is None else "removed" if after is None else "modified"
-        old, new = _lines(db, before), _lines(db, after)
         leaf = after or before
         entry: Json = {"sha": leaf.sha if leaf is not None else None, "filename": path}
-        additions = deletions = 0
-        if old is not None and new is not None:
-            hunks = list(difflib.unified_diff(old, new, lineterm="", n=3))[2:]
-            additions = sum(1 for line in hunks if line.startswith("+"))
-            deletions = sum(1 for line in hunks if line.startswith("-"))
+        hunks = _hunks(db, before, after)
+        additions, deletions = _counts(hunks)
+        if hunks is not None:
             entry["patch"] = "\n".join(hunks)
         quoted = quote(path)
         entry.update(

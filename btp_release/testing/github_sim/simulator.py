@@ -41,7 +41,8 @@ GH_HOST = "github.localhost"
 
 
 class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
-    """A stateful GitHub REST simulator for one repository, on real loopback sockets.
+    """A stateful GitHub REST simulator on real loopback sockets: its own repository
+    (``owner``/``repo``) and any added with ``add_repository``.
 
     Three services: the REST API (``api_url``), the uploads (``uploads_url``; releases'
     ``upload_url`` points there) and the asset storage that downloads redirect to. By default one
@@ -51,6 +52,7 @@ class GitHubSimulator(SimulatorControls[Fault, RecordedRequest]):
     each its own port, as github.com gives each its own host. Use as a context manager, or
     ``start()``/``stop()``. Thread-safe: all state sits behind one lock.
 
+    ``ghes=True`` serves GitHub Enterprise Server's layout (``api_url`` ends in ``/api/v3``).
     ``secondary_limits`` turns on GitHub's secondary limit on content-creating requests (off by
     default so that tests can create quickly); ``max_assets_per_release`` and ``max_asset_size``
     default to GitHub's limits (1000 assets, every asset under 2 GiB).

@@ -1,4 +1,6 @@
-"""GitHub: releases, tags, assets, commit statuses and check runs (REST API 2022-11-28)."""
+"""GitHub: releases, tags, assets, commit statuses and check runs; files, commits and branches of
+a repository; pull requests, reviewers, labels and comments (REST API 2022-11-28, github.com or
+GitHub Enterprise Server)."""
 
 from btp_release.github.client import GitHubClient, ReleaseNotes
 from btp_release.github.models import (
@@ -11,6 +13,8 @@ from btp_release.github.models import (
     Repository,
 )
 from btp_release.github.protocol import ApiUrls, RateLimitInfo
+from btp_release.github.pulls import IssueComment, PullRequest
+from btp_release.github.repofiles import RepoFile
 
 __all__ = [
     "ApiUrls",
@@ -19,9 +23,12 @@ __all__ = [
     "CommitStatus",
     "GitHubClient",
     "GitRef",
+    "IssueComment",
+    "PullRequest",
     "RateLimitInfo",
     "Release",
     "ReleaseAsset",
     "ReleaseNotes",
+    "RepoFile",
     "Repository",
 ]

@@ -1,4 +1,5 @@
-"""The GitHub release client: releases, tags, commit statuses and check runs (assets in ``assets``).
+"""The GitHub client: releases, tags, commit statuses and check runs here; release assets in
+``assets``; files, commits and branches in ``repofiles``; pull requests and comments in ``pulls``.
 
 Every creating call looks first and creates after, so it is safe to call again after any failure:
 ``create_draft_release`` returns the existing draft, ``create_tag`` the existing tag at the same
@@ -30,6 +31,8 @@ from btp_release.github.models import (
     Repository,
 )
 from btp_release.github.protocol import error_for_response
+from btp_release.github.pulls import PullRequestOperations
+from btp_release.github.repofiles import RepoFileOperations
 from btp_release.redaction import get_logger
 from btp_release.version import Version
 from btp_release.wait import Poll, WaitPolicy, wait_until
@@ -56,9 +59,13 @@ def _tag(tag: str | Version) -> str:
     return text
 
 
-class GitHubClient(AssetOperations):
+class GitHubClient(AssetOperations, RepoFileOperations, PullRequestOperations):
     """Typed GitHub REST client for one repository (``owner/name``); see :class:`GitHubSession`
-    for the injected I/O. The token comes from ``token`` or ``GITHUB_TOKEN`` / ``GH_TOKEN``."""
+    for the injected I/O. The token comes from ``token`` or ``GITHUB_TOKEN`` / ``GH_TOKEN``.
+
+    The operations of the mixins: :class:`AssetOperations` (release assets),
+    :class:`RepoFileOperations` (files, commits, branches), :class:`PullRequestOperations`
+    (pull requests, reviewers, labels, comments)."""
 
     # -- repository ------------------------------------------------------------------------
 

@@ -120,7 +120,9 @@ def _same_text(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
 
-def _logins(reviewers: Iterable[str]) -> tuple[list[str], list[str]]:
+def _reviewers(reviewers: Iterable[str], owner: str) -> tuple[list[str], list[str]]:
+    """Logins and team slugs. GitHub takes a team by its slug in the repository's organisation,
+    so a team of another organisation would name some other team (or none): refused here."""
     users: list[str] = []
     teams: list[str] = []
     for reviewer in dict.fromkeys(reviewers):
@@ -131,6 +133,11 @@ def _logins(reviewers: Iterable[str]) -> tuple[list[str], list[str]]:
             or (sep and (not org or not slug or "/" in slug))
         ):
             raise InvalidInput(f"invalid reviewer {reviewer!r}", hint="give a login or ORG/team-slug")
+        if sep and org.lower() != owner.lower():
+            raise InvalidInput(
+                f"team {reviewer} is not of {owner}, whose repositories it would review",
+                hint=f"name a team of {owner} ({owner}/TEAM-SLUG) or a login",
+            )
         (teams if sep else users).append(slug if sep else reviewer)
     return users, teams
 
@@ -275,10 +282,11 @@ class PullRequestOperations(GitHubSession):
         return PullRequest.from_json(data)
 
     def request_reviewers(self, number: int, reviewers: Iterable[str]) -> None:
-        """Ask ``reviewers`` for a review: logins, and teams as ``ORG/team-slug``; nothing when
-        empty. Repeating it is harmless. The pull request's author cannot be asked (GitHub's 422):
-        that is logged as a warning and the others are asked."""
-        users, teams = _logins(reviewers)
+        """Ask ``reviewers`` for a review: logins, and teams as ``ORG/team-slug`` (``ORG`` must be
+        the repository's owner: :class:`InvalidInput` otherwise); nothing when empty. Repeating
+        it is harmless. The pull request's author cannot be asked (GitHub's 422): that is logged
+        as a warning and the others are asked."""
+        users, teams = _reviewers(reviewers, self.repo.split("/", 1)[0])
         subject = self._pull_subject(number)
         for _ in range(2):  # the second round only without the author
             if not users and not teams:

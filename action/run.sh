@@ -4,6 +4,11 @@
 # summary and the masking of tokens are the CLI's own (it detects GitHub Actions).
 set -euo pipefail
 
+# The module-manifests repository's token reaches the CLI under the one name it reads, and under no other
+# name; an empty input leaves a BTP_RELEASE_MANIFESTS_TOKEN from the caller's env: as it is. Never printed.
+if [ -n "${INPUT_MANIFESTS_TOKEN:-}" ]; then export BTP_RELEASE_MANIFESTS_TOKEN="$INPUT_MANIFESTS_TOKEN"; fi
+unset INPUT_MANIFESTS_TOKEN
+
 command="${INPUT_COMMAND:?the command input is required}"
 args=("$command")
 case "$command" in
@@ -15,6 +20,20 @@ case "$command" in
         if [ "${INPUT_OVERWRITE:-false}" = "true" ]; then args+=(--overwrite); fi
         if [ "$command" = "run" ] && [ "${INPUT_SNAPSHOT:-false}" = "true" ]; then args+=(--snapshot); fi
         if [ "$command" = "replace" ] && [ "${INPUT_CONFIRM:-false}" = "true" ]; then args+=(--yes); fi
+        # plan's --channel is the ModuleTemplate channel setting; --promote CHANNEL plans the promote.
+        if [ "$command" = "plan" ] && [ -n "${INPUT_CHANNEL:-}" ]; then args+=(--promote "$INPUT_CHANNEL"); fi
+        ;;
+    submit|promote|withdraw)
+        # Pull requests to the module-manifests repository: no E2E and no registry writes, so neither
+        # --credentials (an E2E setting; the flag would override the config file's) nor --overwrite.
+        args+=(--version "${INPUT_VERSION:?the version input is required for $command}")
+        args+=(--module-dir "${INPUT_MODULE_DIR:-.}")
+        if [ -n "${INPUT_CONFIG:-}" ]; then args+=(--config "$INPUT_CONFIG"); fi
+        if [ -n "${INPUT_REF:-}" ]; then args+=(--ref "$INPUT_REF"); fi
+        if [ "$command" = "promote" ]; then
+            args+=(--channel "${INPUT_CHANNEL:?the channel input is required for promote}")
+            if [ "${INPUT_ALLOW_DOWNGRADE:-false}" = "true" ]; then args+=(--allow-downgrade); fi
+        fi
         ;;
     test-module)
         args+=(--module "${INPUT_MODULE:?the module input is required for test-module}")

@@ -1,9 +1,13 @@
 """The project's workflows: the release job graph follows the pipeline's stages, least privilege, no
-expression inside a script. (Lint: ``nox -s lint_actions`` runs zizmor and actionlint in CI.)"""
+expression inside a script, every action pinned; the module-manifests pull requests (submit after
+publish, opt-in; promote; withdraw) get their own token and read-only module access. (Lint:
+``nox -s lint_actions`` runs zizmor and actionlint in CI.)"""
 
 from __future__ import annotations
 
 import graphlib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ import yaml
 from btp_release.pipeline import STAGES
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+ALL = sorted(p.name for p in WORKFLOWS.glob("*.y*ml"))
+MANIFESTS_SECRET = "${{ secrets.BTP_RELEASE_MANIFESTS_TOKEN }}"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -29,7 +35,37 @@ def action_commands(job: dict[str, Any]) -> list[str]:
     return [step["with"]["command"] for step in job["steps"] if step.get("uses") == "./action"]
 
 
-@pytest.mark.parametrize("name", ["release.yaml", "e2e.yaml", "ci.yaml"])
+def action_step(job: dict[str, Any]) -> dict[str, Any]:
+    (step,) = (step for step in job["steps"] if step.get("uses") == "./action")
+    return step
+
+
+def strings(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string value in a parsed workflow, with the keys leading to it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from strings(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value, path)
+    elif isinstance(node, str):
+        yield path, node
+
+
+def test_the_expected_workflows_are_checked() -> None:
+    assert ALL == ["ci.yaml", "e2e.yaml", "promote.yaml", "release.yaml", "withdraw.yaml"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_action_is_pinned_to_a_commit(name: str) -> None:
+    for job_name, job in load(name)["jobs"].items():
+        for step in job["steps"]:
+            uses = step.get("uses")
+            if uses is not None and not uses.startswith("./"):
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), f"{name} {job_name}: {uses}"
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_least_privilege_and_no_expression_in_scripts(name: str) -> None:
     workflow = load(name)
     assert workflow["permissions"] == {}  # nothing by default; each job asks for what it needs
@@ -47,7 +83,7 @@ def test_least_privilege_and_no_expression_in_scripts(name: str) -> None:
 def test_the_release_jobs_run_the_stages_in_pipeline_order() -> None:
     jobs = load("release.yaml")["jobs"]
     order = list(graphlib.TopologicalSorter({name: needs(job) for name, job in jobs.items()}).static_order())
-    commands = [command for name in order for command in action_commands(jobs[name])]
+    commands = [command for name in order for command in action_commands(jobs[name]) if command in STAGES]
     # each stage once, in the pipeline's order (e2e twice: the matrix job and the upgrade job)
     assert [c for i, c in enumerate(commands) if c not in commands[:i]] == list(STAGES)
     assert commands.count("e2e") == 2
@@ -63,6 +99,74 @@ def test_release_jobs_ask_only_for_what_their_stage_does() -> None:
     assert writers == {"validate", "draft", "build", "e2e", "e2e-upgrade", "publish"}
     assert jobs["await"]["permissions"] == {"contents": "read", "statuses": "read", "checks": "read"}
     assert jobs["k3s-versions"]["permissions"] == {"contents": "read"}
+    # submit reads the published release; the manifests repository is written with its own token
+    assert jobs["submit"]["permissions"] == {"contents": "read"}
+
+
+def test_submit_is_an_opt_in_job_after_publish() -> None:
+    workflow = load("release.yaml")
+    opt_in = workflow[True]["workflow_dispatch"]["inputs"]["submit"]
+    assert {"required": False, "type": "boolean", "default": False}.items() <= opt_in.items()
+    jobs = workflow["jobs"]
+    submit = jobs["submit"]
+    assert submit["if"] == "inputs.submit"
+    assert "publish" in needs(submit)
+    assert not any("submit" in needs(job) for job in jobs.values())  # nothing waits for it
+    step = action_step(submit)
+    assert step["with"] == {
+        "command": "submit",
+        "version": "${{ inputs.version }}",
+        "manifests-token": MANIFESTS_SECRET,
+    }
+    checkout = submit["steps"][0]
+    assert checkout["with"]["ref"] == "${{ needs.validate.outputs.commit }}"  # the released commit's files
+    assert submit["timeout-minutes"] <= 30
+    # the manifests repository's token goes to the submit job and to no other
+    holders = {
+        name for name, job in jobs.items() if any("BTP_RELEASE_MANIFESTS_TOKEN" in v for _, v in strings(job))
+    }
+    assert holders == {"submit"}
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs"),
+    [
+        (
+            "promote.yaml",
+            {
+                "version": {"required": True, "type": "string"},
+                "channel": {"required": True, "type": "choice", "options": ["fast", "regular"]},
+                "allow-downgrade": {"required": False, "type": "boolean", "default": False},
+            },
+        ),
+        ("withdraw.yaml", {"version": {"required": True, "type": "string"}}),
+    ],
+)
+def test_promote_and_withdraw_open_one_pull_request_per_version(name: str, inputs: dict[str, Any]) -> None:
+    workflow = load(name)
+    command = name.removesuffix(".yaml")
+    assert set(workflow[True]) == {"workflow_dispatch"}
+    dispatch = workflow[True]["workflow_dispatch"]["inputs"]
+    assert set(dispatch) == set(inputs)
+    for input_name, expected in inputs.items():
+        assert expected.items() <= dispatch[input_name].items(), input_name
+    assert workflow["concurrency"] == {
+        "group": f"module-manifests-{command}-${{{{ inputs.version }}}}",
+        "cancel-in-progress": False,
+    }
+    (job,) = workflow["jobs"].values()
+    assert workflow["permissions"] == {} and job["permissions"] == {"contents": "read"}
+    assert "timeout-minutes" in job
+    step = action_step(job)
+    assert step["with"] == {
+        "command": command,
+        "manifests-token": MANIFESTS_SECRET,
+        **{key: f"${{{{ inputs.{key} }}}}" for key in inputs},
+    }
+    # inputs reach commands only as the action's inputs (its env:) or a step's env:, never a script
+    for path, value in strings(job):
+        if "${{" in value:
+            assert path[-2] in ("with", "env"), (path, value)
 
 
 def test_release_runs_once_per_version_and_e2e_spans_k3s_versions() -> None:

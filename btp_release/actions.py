@@ -4,7 +4,8 @@ Active only when ``GITHUB_ACTIONS=true``: elsewhere annotations go to the ``logg
 outputs/summary are no-ops, so the same library code runs in a terminal, a notebook and CI.
 Escaping follows actions/toolkit (``%``, CR, LF in data; plus ``:`` and ``,`` in properties), so a
 message can never end a command early or forge another one; every known secret is redacted from
-commands (``add-mask`` aside), outputs and the summary.
+commands (``add-mask`` aside), outputs and the summary. :class:`Console` renders the pipeline's progress
+on a terminal or as Actions groups and annotations.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import attrs
 
@@ -23,7 +24,7 @@ from btp_release.errors import InvalidInput
 from btp_release.redaction import get_logger, redact
 from btp_release.secret import Secret
 
-__all__ = ["Actions"]
+__all__ = ["Actions", "Console", "WarningsToConsole"]
 
 log = get_logger(__name__)
 
@@ -161,3 +162,64 @@ class Actions:
         """Append Markdown to the job summary; ``False`` when inactive."""
         markdown = redact(markdown)
         return self._append(self.summary_path, markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+class Console:
+    """Renders pipeline events: plain lines, GitHub Actions groups and annotations, or nothing but
+    the final JSON (progress then goes to stderr)."""
+
+    def __init__(self, actions: Actions, *, as_json: bool, out: TextIO, err: TextIO) -> None:
+        self.actions = actions
+        self.stream = err if as_json else out
+        self._group: str | None = None
+
+    def __call__(self, event: Any) -> None:
+        """Render a pipeline ``Event`` (anything with ``kind``, ``stage`` and ``message``)."""
+        self.show(event.kind, event.stage, event.message)
+
+    def show(self, kind: str, stage: str, message: str) -> None:
+        if kind == "stage":
+            if message in ("start", "plan"):
+                self._open(stage)
+            else:
+                self.write(f"[{stage}] {message}\n")
+                self._close()
+            return
+        if kind == "warning" and self.actions.enabled:
+            self.actions.warning(message, title=f"btp-release {stage}")
+            return
+        if kind == "warning":
+            self.write(f"[{stage}] warning: {message}\n")
+            return
+        self.write(f"[{stage}] {message}\n")
+
+    def write(self, text: str) -> None:
+        """Every line the console prints goes through here: redacted of any known secret."""
+        self.stream.write(redact(text))
+        self.stream.flush()
+
+    def end_group(self) -> None:
+        """Close the open stage group, if any (before a failure is reported, so it is not hidden in it)."""
+        self._close()
+
+    def _open(self, stage: str) -> None:
+        self._close()
+        if self.actions.enabled:
+            self.actions.start_group(f"btp-release {stage}")
+            self._group = stage
+
+    def _close(self) -> None:
+        if self._group is not None:
+            self.actions.end_group()
+            self._group = None
+
+
+class WarningsToConsole(logging.Handler):
+    """Library warnings (e.g. a scanner-config mismatch) become console warnings / annotations."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.show("warning", record.name.removeprefix("btp_release."), record.getMessage())

@@ -1,7 +1,8 @@
 """``btp-release``: a thin command line over the library.
 
 Commands: one per stage (``validate``, ``draft``, ``build``, ``upload``, ``await``, ``e2e``,
-``publish``), ``run`` (all of them, or ``--snapshot``: everything into ``./dist`` without network),
+``publish``), the pull requests to the module-manifests repository after it (``submit``, ``promote``,
+``withdraw``), ``run`` (all of them, or ``--snapshot``: everything into ``./dist`` without network),
 ``plan`` (what each stage would do now; changes nothing), ``replace`` (preview, ``--yes`` to delete
 the release and its tag), ``rehearse`` (the GitHub half against the built-in simulator), and for
 E2E ``test-module`` (the scenarios on the cluster of a kubeconfig), ``k3s-versions`` and ``k3s-up``;
@@ -34,10 +35,22 @@ __all__ = ["build_parser", "main"]
 
 STAGE_COMMANDS = ("validate", "draft", "build", "upload", "await", "e2e", "publish")
 # Outputs for $GITHUB_OUTPUT, in the order they are documented.
-OUTPUTS = ("release_id", "release_url", "commit", "module_digest", "image_digest", "snapshot_dir", "e2e")
+OUTPUTS = (
+    "release_id",
+    "release_url",
+    "commit",
+    "module_digest",
+    "image_digest",
+    "snapshot_dir",
+    "e2e",
+    "pull_request_url",
+    "pull_request_number",
+    "manifests_verdict",
+)
+MANIFESTS_COMMANDS = ("submit", "promote", "withdraw")
 
 
-def _add_release_options(parser: argparse.ArgumentParser) -> None:
+def _add_release_options(parser: argparse.ArgumentParser, *, without: tuple[str, ...] = ()) -> None:
     from btp_release.config import config_fields
 
     parser.add_argument("--version", required=True, help="release version X.Y.Z (no leading v)")
@@ -55,7 +68,7 @@ def _add_release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-docker", action="store_true", help="do not use a Docker daemon")
     settings = parser.add_argument_group("settings (override the config file and BTP_RELEASE_* variables)")
     for name, key, text in config_fields():
-        if name == "module_dir":
+        if name == "module_dir" or name in without:
             continue
         settings.add_argument(f"--{key}", dest=f"set_{name}", metavar=name.upper(), help=text)
 
@@ -86,7 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="snapshot: build files that are not a clean checkout of the commit (recorded in the provenance)",
     )
-    _add_release_options(commands.add_parser("plan", help="what each stage would do now; changes nothing"))
+    plan = commands.add_parser("plan", help="what each stage would do now; changes nothing")
+    _add_release_options(plan)
+    plan.add_argument(
+        "--promote",
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="also plan the promote of the version to this channel (repeatable)",
+    )
+    plan.add_argument("--withdraw", action="store_true", help="also plan the withdraw of this version")
+    _add_manifests_commands(commands)
     replace = commands.add_parser("replace", help="preview, then (--yes) delete the release and its tag")
     _add_release_options(replace)
     replace.add_argument("--yes", action="store_true", help="really delete (default: only show what)")
@@ -153,6 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--docker-host", help="with --module-dir: build the image with this daemon")
     _add_release_meta_command(commands)
     return parser
+
+
+def _add_manifests_commands(commands: Any) -> None:
+    helps = {
+        "submit": "pull request adding the published version's module-config.yaml to the module-manifests "
+        "repository (re-run: the same pull request, updated)",
+        "promote": "pull request pointing a channel at the version in the module's module-releases.yaml",
+        "withdraw": "pull request removing the version from the module-manifests repository (refused while a "
+        "channel points at it)",
+    }
+    for name in MANIFESTS_COMMANDS:
+        parser = commands.add_parser(name, help=helps[name], description=helps[name] + ".")
+        # promote's --channel is the channel to promote to; the ModuleTemplate channel setting is not used
+        _add_release_options(parser, without=("channel",) if name == "promote" else ())
+        if name == "promote":
+            parser.add_argument("--channel", required=True, help="the channel, e.g. fast or regular")
+            parser.add_argument(
+                "--allow-downgrade",
+                action="store_true",
+                help="let the channel go to a lower version (installed modules are not downgraded)",
+            )
 
 
 def _add_release_meta_command(commands: Any) -> None:
@@ -231,65 +275,6 @@ def _release_meta(args: argparse.Namespace) -> int:
     return 0
 
 
-class Console:
-    """Renders pipeline events: plain lines, GitHub Actions groups and annotations, or nothing but
-    the final JSON (progress then goes to stderr)."""
-
-    def __init__(self, actions: Any, *, as_json: bool, out: TextIO, err: TextIO) -> None:
-        self.actions = actions
-        self.stream = err if as_json else out
-        self._group: str | None = None
-
-    def __call__(self, event: Any) -> None:
-        if event.kind == "stage":
-            if event.message in ("start", "plan"):
-                self._open(event.stage)
-            else:
-                self.write(f"[{event.stage}] {event.message}\n")
-                self._close()
-            return
-        if event.kind == "warning" and self.actions.enabled:
-            self.actions.warning(event.message, title=f"btp-release {event.stage}")
-            return
-        if event.kind == "warning":
-            self.write(f"[{event.stage}] warning: {event.message}\n")
-            return
-        self.write(f"[{event.stage}] {event.message}\n")
-
-    def write(self, text: str) -> None:
-        """Every line the console prints goes through here: redacted of any known secret."""
-        self.stream.write(redact(text))
-        self.stream.flush()
-
-    def end_group(self) -> None:
-        """Close the open stage group, if any (before a failure is reported, so it is not hidden in it)."""
-        self._close()
-
-    def _open(self, stage: str) -> None:
-        self._close()
-        if self.actions.enabled:
-            self.actions.start_group(f"btp-release {stage}")
-            self._group = stage
-
-    def _close(self) -> None:
-        if self._group is not None:
-            self.actions.end_group()
-            self._group = None
-
-
-class _WarningsToConsole(logging.Handler):
-    """Library warnings (e.g. a scanner-config mismatch) become console warnings / annotations."""
-
-    def __init__(self, console: Console) -> None:
-        super().__init__(logging.WARNING)
-        self.console = console
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from btp_release.pipeline import Event
-
-        self.console(Event("warning", record.name.removeprefix("btp_release."), record.getMessage()))
-
-
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     values = {k.removeprefix("set_"): v for k, v in vars(args).items() if k.startswith("set_")}
     return {k: v for k, v in values.items() if v is not None}
@@ -304,19 +289,20 @@ def _summary(version: str, results: Sequence[Any]) -> str:
 
 
 def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
-    from btp_release.actions import Actions
+    from btp_release.actions import Actions, Console, WarningsToConsole
     from btp_release.config import load_config
     from btp_release.pipeline import ReleasePipeline
     from btp_release.secret import Secret
 
     # The runner reads workflow commands on stderr too; with --json, stdout is the document alone.
     actions = Actions.from_environ(environ, stream=err if args.json else out)
-    for name in ("GITHUB_TOKEN", "GH_TOKEN", "BTP_RELEASE_REGISTRY_PASSWORD", "SM_CLIENT_SECRET"):
+    secrets = ("GITHUB_TOKEN", "GH_TOKEN", "BTP_RELEASE_MANIFESTS_TOKEN", "BTP_RELEASE_REGISTRY_PASSWORD")
+    for name in (*secrets, "SM_CLIENT_SECRET"):
         if environ.get(name):
             actions.mask(Secret(environ[name]))
     console = Console(actions, as_json=args.json, out=out, err=err)
     library_log = logging.getLogger("btp_release")
-    handler = _WarningsToConsole(console)
+    handler = WarningsToConsole(console)
     if not args.verbose:
         library_log.addHandler(handler)
         library_log.propagate = False
@@ -348,7 +334,13 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
             elif args.command == "run":
                 pipeline.run(on_result=results.append)
             elif args.command == "plan":
-                results.extend(pipeline.plan())
+                results.extend(pipeline.plan(channels=args.promote, withdraw=args.withdraw))
+            elif args.command == "submit":
+                results.append(pipeline.submit())
+            elif args.command == "promote":
+                results.append(pipeline.promote(args.channel, allow_downgrade=args.allow_downgrade))
+            elif args.command == "withdraw":
+                results.append(pipeline.withdraw())
             elif args.command == "replace":
                 results.append(pipeline.replace(dry_run=not args.yes))
             else:

@@ -261,7 +261,7 @@ def test_withdraw_is_refused_while_a_channel_points_at_the_version() -> None:
     )
     assert error.hint == (
         "promote another version to fast first and merge that pull request: "
-        "btp-release promote --version 1.3.19 --channel fast"
+        "btp-release promote --version 1.3.19 --channel fast --allow-downgrade"
     )
 
 

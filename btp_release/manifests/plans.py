@@ -279,7 +279,11 @@ def plan_withdraw(
     if blocked:
         others = sorted(_versions(submitted) - {version})
         replacement = str(others[-1]) if others else "VERSION"
-        commands = "; ".join(f"btp-release promote --version {replacement} --channel {c}" for c in blocked)
+        # A lower version is a downgrade, which promote refuses unless told (see plan_promote).
+        lower = " --allow-downgrade" if others and _core(others[-1]) < _core(version) else ""
+        commands = "; ".join(
+            f"btp-release promote --version {replacement} --channel {c}{lower}" for c in blocked
+        )
         names = ", ".join(blocked)
         several = len(blocked) > 1
         raise WithdrawRefused(

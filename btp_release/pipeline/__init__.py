@@ -14,6 +14,7 @@ single stage) can be repeated after a failure at any point. See ``docs/pipeline.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 from collections.abc import Callable, Iterable, Mapping
@@ -24,7 +25,9 @@ import httpx
 from btp_release.config import ReleaseConfig
 from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.github import GitHubClient
+from btp_release.manifests import VersionNotSubmitted
 from btp_release.oci import Credentials, RegistryClient
+from btp_release.pipeline import catalog as _catalog
 from btp_release.pipeline import stages as _stages
 from btp_release.pipeline.context import (
     EarlierStageMissing,
@@ -120,6 +123,7 @@ class ReleasePipeline:
         workdir: Path | None = None,
         verify_source: bool = True,
         other_registry: Callable[[str], RegistryClient] | None = None,
+        manifests: Callable[[], GitHubClient] | None = None,
     ) -> ReleasePipeline:
         """Clients from the config and the environment: the GitHub token from ``GITHUB_TOKEN`` /
         ``GH_TOKEN``, registry credentials from ``BTP_RELEASE_REGISTRY_*`` or the Docker config,
@@ -128,7 +132,9 @@ class ReleasePipeline:
         rehearsals: a real release publishes what its commit holds).
         ``other_registry`` makes the client for a registry other than the release's own (where the
         manifest's images built elsewhere are awaited); default: that host, anonymous or with the
-        Docker config's credentials for it."""
+        Docker config's credentials for it. ``manifests`` makes the client of the module-manifests
+        repository (default: ``manifests-repo`` with ``BTP_RELEASE_MANIFESTS_TOKEN``, see
+        :func:`~btp_release.pipeline.catalog.manifests_client`)."""
         env = dict(os.environ if environ is None else environ)
         resources = contextlib.ExitStack()
         try:
@@ -165,6 +171,7 @@ class ReleasePipeline:
                 registries=registries,
                 other_registry=other_registry or foreign_registry,
                 images=images,
+                manifests=(manifests or (lambda: _catalog.manifests_client(config, env))) if github else None,
                 e2e_runner=runner,
                 ref=ref or env.get("GITHUB_SHA") or "main",
                 overwrite=overwrite,
@@ -238,17 +245,27 @@ class ReleasePipeline:
                 on_result(result)
         return results
 
-    def plan(self) -> list[StageResult]:
+    def plan(self, *, channels: Iterable[str] = (), withdraw: bool = False) -> list[StageResult]:
         """What each stage would do against the current state; changes nothing.
 
         A stage that depends on an earlier one's output (no draft yet, nothing built yet) is listed
-        as waiting for it.
+        as waiting for it. With a module-manifests repository configured, ``submit`` follows; a
+        ``promote`` for each of ``channels`` and, with ``withdraw``, the withdraw of this version.
         """
+        steps: list[tuple[str, Callable[[], StageResult]]] = [
+            (name, functools.partial(self.stage, name, dry_run=True)) for name in STAGES
+        ]
+        if self.ctx.config.manifests_repo:
+            steps.append(("submit", functools.partial(self.submit, dry_run=True)))
+        for channel in channels:
+            steps.append(("promote", functools.partial(self.promote, channel, dry_run=True)))
+        if withdraw:
+            steps.append(("withdraw", functools.partial(self.withdraw, dry_run=True)))
         results = []
-        for name in STAGES:
+        for name, step in steps:
             try:
-                results.append(self.stage(name, dry_run=True))
-            except EarlierStageMissing as exc:
+                results.append(step())
+            except (EarlierStageMissing, VersionNotSubmitted) as exc:
                 results.append(
                     StageResult(
                         stage=name,
@@ -257,6 +274,31 @@ class ReleasePipeline:
                     )
                 )
         return results
+
+    # -- the module-manifests repository ------------------------------------------------------------
+
+    def submit(self, *, dry_run: bool = False) -> StageResult:
+        """Open (or update) the pull request that adds the published version's module-config.yaml to
+        the module-manifests repository; see :mod:`btp_release.pipeline.catalog`."""
+        self.ctx.emit("stage", "submit", "plan" if dry_run else "start")
+        result = _catalog.submit(self.ctx, dry_run=dry_run)
+        self.ctx.emit("stage", "submit", result.status)
+        return result
+
+    def promote(self, channel: str, *, allow_downgrade: bool = False, dry_run: bool = False) -> StageResult:
+        """Open (or update) the pull request that points ``channel`` at this version."""
+        self.ctx.emit("stage", "promote", "plan" if dry_run else "start")
+        result = _catalog.promote(self.ctx, channel, allow_downgrade=allow_downgrade, dry_run=dry_run)
+        self.ctx.emit("stage", "promote", result.status)
+        return result
+
+    def withdraw(self, *, dry_run: bool = False) -> StageResult:
+        """Open (or update) the pull request that removes this version from the module-manifests
+        repository (refused while a channel points at it)."""
+        self.ctx.emit("stage", "withdraw", "plan" if dry_run else "start")
+        result = _catalog.withdraw(self.ctx, dry_run=dry_run)
+        self.ctx.emit("stage", "withdraw", result.status)
+        return result
 
     def replace(self, *, dry_run: bool = True) -> StageResult:
         """Delete the release and its tag (see :func:`btp_release.pipeline.replace.replace`)."""

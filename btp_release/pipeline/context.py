@@ -74,6 +74,7 @@ class ReleaseContext(ReleaseBuild):
     ``other_registry`` makes a client for another host (where images built elsewhere live; never
     with the release's registry credentials), closed with the context;
     ``images`` builds the manager image and may be ``None`` when no Docker daemon is wanted;
+    ``manifests`` makes the client of the module-manifests repository (submit, promote, withdraw);
     ``reporter`` receives :class:`Event` values; ``now`` (timezone-aware) stamps E2E verdicts.
     ``ref`` is what to release (branch, tag or SHA) when no draft exists yet; a draft's own commit
     always wins, so a re-run after ``main`` moved finishes the release it started. ``overwrite``
@@ -91,6 +92,7 @@ class ReleaseContext(ReleaseBuild):
         registries: dict[str, RegistryClient],
         other_registry: Callable[[str], RegistryClient] | None = None,
         images: Callable[[], ImageBuilder] | None = None,
+        manifests: Callable[[], GitHubClient] | None = None,
         e2e_runner: E2ERunner | None = None,
         ref: str = "main",
         overwrite: bool = False,
@@ -106,6 +108,8 @@ class ReleaseContext(ReleaseBuild):
         self._other_registry = other_registry
         self._others: dict[str, RegistryClient] = {}
         self._images_factory = images
+        self._manifests_factory = manifests
+        self._manifests: GitHubClient | None = None
         self._images: ImageBuilder | None = None
         self.e2e_runner = e2e_runner
         self.ref = ref
@@ -154,6 +158,9 @@ class ReleaseContext(ReleaseBuild):
         for client in self._others.values():
             client.close()
         self._others.clear()
+        if self._manifests is not None:
+            self._manifests.close()
+            self._manifests = None
         if self._images is not None:
             self._images.close()
         if self._scratch is not None:
@@ -170,6 +177,16 @@ class ReleaseContext(ReleaseBuild):
         if self._github is None:
             raise InvalidInput("this run has no GitHub client (a snapshot builds locally only)")
         return self._github
+
+    @property
+    def manifests(self) -> GitHubClient:
+        """The client of the module-manifests repository (made on first use: only submit, promote and
+        withdraw need it, with their own token)."""
+        if self._manifests is None:
+            if self._manifests_factory is None:
+                raise InvalidInput("this run has no client for the module-manifests repository")
+            self._manifests = self._manifests_factory()
+        return self._manifests
 
     @property
     def images(self) -> ImageBuilder:

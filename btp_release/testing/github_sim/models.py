@@ -222,6 +222,7 @@ class PullRequest:
     maintainer_can_modify: bool = True
     labels: tuple[str, ...] = ()
     requested_reviewers: tuple[str, ...] = ()
+    requested_teams: tuple[str, ...] = ()  # team slugs of the repository's organisation
 
     @property
     def merged(self) -> bool:

@@ -94,8 +94,9 @@ def merge_pull(ctx: Ctx, p: dict[str, str]) -> Reply:
 def request_reviewers(ctx: Ctx, p: dict[str, str]) -> Reply:
     fields = take_fields(ctx.request.json(), {"reviewers": list, "team_reviewers": list})
     logins = [str(login) for login in fields.get("reviewers", [])]
+    teams = [str(slug) for slug in fields.get("team_reviewers", [])]
     store = ctx.state.pulls
-    pr = store.request_reviewers(int(p["pull_number"]), logins)
+    pr = store.request_reviewers(int(p["pull_number"]), logins, teams)
     return _created(pull(ctx.render, store, pr, full=False))
 
 

@@ -309,10 +309,13 @@ class PullStore:
             self._issues[number] = attrs.evolve(self._issues[number], labels=tuple(have), updated_at=now)
         return self.labels(number)
 
-    def request_reviewers(self, number: int, logins: Iterable[str]) -> PullRequest:
+    def request_reviewers(self, number: int, logins: Iterable[str], teams: Iterable[str] = ()) -> PullRequest:
         pr = self.get(number)
         reviewers = tuple(dict.fromkeys((*pr.requested_reviewers, *logins)))
-        updated = attrs.evolve(pr, requested_reviewers=reviewers, updated_at=self._db.touch())
+        slugs = tuple(dict.fromkeys((*pr.requested_teams, *teams)))
+        updated = attrs.evolve(
+            pr, requested_reviewers=reviewers, requested_teams=slugs, updated_at=self._db.touch()
+        )
         self._pulls[number] = updated
         return updated
 

@@ -29,6 +29,28 @@ def reviewer(r: Renderer, login: str) -> Json:
     return r.user(login, 10_000_000 + zlib.crc32(login.encode()) % 10_000_000, "User")
 
 
+def team(r: Renderer, slug: str) -> Json:
+    """A team of the repository's organisation, as ``requested_teams`` lists it (GitHub's team-simple)."""
+    org = r.repo_web.rsplit("/", 2)[-2]
+    team_id = 20_000_000 + zlib.crc32(f"{org}/{slug}".encode()) % 10_000_000
+    api = r.repo_api.split("/repos/", 1)[0]
+    return {
+        "id": team_id,
+        "node_id": node_id("T", team_id),
+        "url": f"{api}/orgs/{org}/teams/{slug}",
+        "html_url": f"{r.repo_web.rsplit('/', 2)[0]}/orgs/{org}/teams/{slug}",
+        "name": slug,
+        "slug": slug,
+        "description": None,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": f"{api}/organizations/{team_id}/team/{team_id}/members{{/member}}",
+        "repositories_url": f"{api}/organizations/{team_id}/team/{team_id}/repos",
+        "parent": None,
+    }
+
+
 def comment(r: Renderer, value: IssueComment, pull: bool) -> Json:
     issue_url = f"{r.repo_api}/issues/{value.issue_number}"
     page = "pull" if pull else "issues"
@@ -103,7 +125,7 @@ def pull(r: Renderer, store: PullStore, pr: PullRequest, *, full: bool = True) -
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [reviewer(r, login) for login in pr.requested_reviewers],
-        "requested_teams": [],
+        "requested_teams": [team(r, slug) for slug in pr.requested_teams],
         "head": _side(r, pr.head, head),
         "base": _side(r, pr.base, store.base_sha(pr)),
         "_links": {name: {"href": href} for name, href in links.items()},

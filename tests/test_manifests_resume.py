@@ -1,27 +1,32 @@
-"""Submit, promote and withdraw killed at every request boundary, then run again: the job is finished, once.
+"""Submit, promote and withdraw killed at every request boundary, or hit by a fault on every write, then run
+again: the job is finished, once.
 
 For each command, a clean run against a fresh module-manifests repository lists the requests it makes. Then,
 for every one of them, a first run dies just before the request is sent and another just after its answer
 came back (the server acted; the process never learned), each against a fresh repository in the same start
 state. A second run — a new pipeline, as a new process — must then leave exactly what an uninterrupted run
 leaves: one branch besides the base, one open pull request with the reviewers and labels, the expected files
-on the branch, the base branch untouched, and no other branch or pull request.
+on the branch, the base branch untouched, and no other branch or pull request. The simulator's faults (a 502
+or a connection reset, before or after the server acted) on each write end the same way.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 
+import attrs
 import httpx
 import pytest
 import yaml
 
 from btp_release.config import load_config
+from btp_release.errors import BtpReleaseError
 from btp_release.github import GitHubClient
 from btp_release.pipeline import ReleasePipeline, StageResult
 from btp_release.retry import RetryPolicy
-from btp_release.testing import FakeClock, GitHubSimulator
+from btp_release.testing import FakeClock, Fault, GitHubSimulator
 from tests.test_manifests_flow import CATALOG, SHORT, Flow
 
 _REPOS = itertools.count(1)
@@ -183,25 +188,33 @@ def check_end_state(
     assert catalog.files(repo, branch) == expected
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
-def test_killed_at_every_request_then_run_again(released: Flow, scenario: Scenario) -> None:
-    action, version, start, change = scenario
-    files = start(released)
-    released.checkout(version)  # submit reads the module-config of the released commit
+@attrs.frozen
+class CleanRun:
+    """An uninterrupted run of a scenario: its requests, the branch, and the files before and on it."""
 
+    files: dict[str, bytes | str]
+    requests: list[str]
+    branch: str
+    before: dict[str, bytes]
+    expected: dict[str, bytes]
+
+
+def reference_run(flow: Flow, scenario: Scenario) -> CleanRun:
+    action, version, start, change = scenario
+    files = start(flow)
+    flow.checkout(version)  # submit reads the module-config of the released commit
     clean = CountingTransport()
-    repo = fresh_repo(released, files)
-    before = released.catalog.files(repo, "main")
-    result = run(released, repo, action, version, clean)
+    repo = fresh_repo(flow, files)
+    before = flow.catalog.files(repo, "main")
+    result = run(flow, repo, action, version, clean)
     assert result.status == "changed"
-    branch = next(
-        r.ref
-        for r in released.catalog.refs(repo)
+    (branch,) = [
+        r.ref.removeprefix("refs/heads/")
+        for r in flow.catalog.refs(repo)
         if r.ref.startswith("refs/heads/") and r.ref != "refs/heads/main"
-    )
-    branch = branch.removeprefix("refs/heads/")
-    expected = released.catalog.files(repo, branch)
-    for path, content in change(released).items():
+    ]
+    expected = flow.catalog.files(repo, branch)
+    for path, content in change(flow).items():
         if action == "withdraw":
             assert path not in expected and path in before
         elif content is not None:
@@ -209,12 +222,17 @@ def test_killed_at_every_request_then_run_again(released: Flow, scenario: Scenar
     if action == "promote":
         entries = yaml.safe_load(expected[MAPPING])["channels"]
         assert {e["channel"]: str(e["version"]) for e in entries} == {"regular": "0.3.0", "fast": "0.4.0"}
-    assert set(expected) - set(before) <= set(change(released)) and {
-        p for p in before if before[p] != expected.get(p)
-    } <= set(change(released))
-    check_end_state(released, repo, branch, before, expected)
-    assert any(r.startswith("POST") for r in clean.requests) and len(clean.requests) < 40
+    changed = {p for p in set(before) | set(expected) if before.get(p) != expected.get(p)}
+    assert changed == set(change(flow)), "the pull request changes exactly the planned files"
+    check_end_state(flow, repo, branch, before, expected)
+    return CleanRun(files, clean.requests, branch, before, expected)
 
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_killed_at_every_request_then_run_again(released: Flow, scenario: Scenario) -> None:
+    action, version = scenario[:2]
+    ref = reference_run(released, scenario)
+    files, clean, branch, before, expected = ref.files, ref, ref.branch, ref.before, ref.expected
     for n, when in itertools.product(range(1, len(clean.requests) + 1), ("before", "after")):
         repo = fresh_repo(released, files)
         with pytest.raises(Crash):
@@ -233,3 +251,38 @@ def test_the_sample_points_are_all_request_kinds(released: Flow) -> None:
     kinds = {r.split(" ", 1)[0] + " " + r.split("/")[-1] for r in clean.requests}
     for needed in ("POST blobs", "POST trees", "POST commits", "POST refs", "POST pulls", "POST labels"):
         assert any(k == needed for k in kinds), (needed, sorted(kinds))
+
+
+FAULT_KINDS = ("status", "status_after", "reset", "reset_after")
+
+
+def _writes(requests: list[str]) -> list[tuple[str, str]]:
+    """The distinct writes of a run as (method, path pattern), numbers (pull requests) generalised."""
+    found = []
+    for request in requests:
+        method, path = request.split(" ", 1)
+        tail = re.search(r"/repos/kyma/manifests-\d+(/.*)$", path)
+        if method != "GET" and tail:
+            found.append((method, re.sub(r"/\d+(?=/|$)", r"/\\d+", tail.group(1)) + "$"))
+    return list(dict.fromkeys(found))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_a_fault_on_every_write_is_survived(released: Flow, scenario: Scenario) -> None:
+    """A 502 before or after acting, a connection reset before or after acting, on each write: the run
+    finishes (retrying what is safe to retry, looking again before repeating a create) — or, where it stops,
+    a second run does — with exactly the uninterrupted run's result."""
+    action, version = scenario[:2]
+    ref = reference_run(released, scenario)
+    writes = _writes(ref.requests)
+    assert len(writes) >= 5, writes
+    for (method, path), kind in itertools.product(writes, FAULT_KINDS):
+        repo = fresh_repo(released, ref.files)
+        released.catalog.add_fault(Fault(method, r"/repos/kyma/manifests-\d+" + path, kind))
+        try:
+            run(released, repo, action, version)
+        except BtpReleaseError:
+            run(released, repo, action, version)  # the re-run finishes the job
+        assert released.catalog.pending_faults() == [], (method, path, kind)
+        check_end_state(released, repo, ref.branch, ref.before, ref.expected)
+        assert run(released, repo, action, version).status == "unchanged", (method, path, kind)

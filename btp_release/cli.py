@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--module-dir",
         help="rehearse the whole release of this module (its btp-release.yaml) against the GitHub "
-        "simulator and a local registry (needs docker-registry); without it: the GitHub half only",
+        "simulator and a local registry (needs docker-registry), then, for a module with a module-config "
+        "or manifests-repo, its submit and promote in a simulated module-manifests repository; without "
+        "it: the GitHub half only",
     )
     rehearse.add_argument("--config", help="with --module-dir: the config file")
     rehearse.add_argument("--docker-host", help="with --module-dir: build the image with this daemon")

@@ -10,6 +10,7 @@ manifests, icons as list and map) goes through the same comparison.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,17 @@ def test_rehearse_plays_the_registries_of_the_images_built_elsewhere(
     assert "a real release would refuse" not in out  # a clean checkout, nothing else read
     assert "re-run: publish unchanged" in out
     assert f"released {VERSION} (published)" in out
+    # Today's flow goes on: submitted and promoted to the module's channel in a GHES-layout catalog,
+    # each pull request opened once (the re-run finds it) and then merged.
+    lines = out.splitlines()
+    assert any(
+        re.match(r"first run: submit changed \(http://127\.0\.0\.1:\d+/kyma/module-manifests/pull/1\)$", x)
+        for x in lines
+    )
+    assert any(re.match(r"re-run: submit unchanged \(.*/pull/1\)$", x) for x in lines)
+    assert any(re.match(r"first run: promote to regular changed \(.*/pull/2\)$", x) for x in lines)
+    assert any(re.match(r"re-run: promote to regular unchanged \(.*/pull/2\)$", x) for x in lines)
+    assert lines[-1] == (
+        "kyma/module-manifests now holds: README.md, modules/sample-operator/0.3.0/module-config.yaml, "
+        "modules/sample-operator/module-releases.yaml"
+    )

@@ -4,11 +4,13 @@
 wait, publish, latest, then delete release and tag — twice, to show that a re-run changes nothing
 (``btp-release rehearse``, the docs' REPL example). ``rehearse_release`` runs the whole pipeline of
 a configured module against the GitHub simulator and a real local registry
-(``btp-release rehearse --module-dir DIR``): the adoption walk-through of docs/adopting.md.
+(``btp-release rehearse --module-dir DIR``): the adoption walk-through of docs/adopting.md — and, for a
+module of today, its submit and promote through pull requests to a simulated module-manifests repository.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +27,11 @@ from btp_release.version import Version
 from btp_release.wait import WaitPolicy
 
 if TYPE_CHECKING:
-    from btp_release.pipeline import StageResult
+    from btp_release.pipeline import ReleasePipeline, StageResult
 
 __all__ = ["RehearsalResult", "rehearse", "rehearse_release"]
+
+DEFAULT_CATALOG = "kyma/module-manifests"
 
 ASSET_NAMES = (
     "template.yaml",
@@ -125,9 +129,13 @@ def rehearse_release(
     *,
     say: Callable[[str], None] = print,
     docker_host: str | None = None,
+    manifests: bool | None = None,
 ) -> list[StageResult]:
     """The whole release of the configured module against local servers: the GitHub simulator, a
     real registry on 127.0.0.1 (``docker-registry``), the module's own files, a scripted E2E runner.
+    With ``manifests`` (default: when the module has a module-config or a ``manifests-repo``) the
+    release is then submitted and promoted to its channel in a module-manifests repository on a second
+    simulator in GitHub Enterprise Server's layout, each pull request merged as a reviewer would.
 
     The registries of the config are replaced by the local one (same paths); the manager image is
     built with the Docker daemon at ``docker_host`` when given, else a labelled stand-in image is
@@ -138,11 +146,22 @@ def rehearse_release(
     from btp_release.testing.release import ScriptedRunner, push_stand_in_image
 
     owner, _, repo = config.github_repo.partition("/")
-    with (
-        GitHubSimulator(owner=owner, repo=repo) as sim,
-        LocalRegistry() as registry,
-        tempfile.TemporaryDirectory(prefix="btp-release-rehearsal-") as scratch,
-    ):
+    if manifests is None:
+        manifests = bool(config.manifests_repo) or config.module_config is not None
+    with contextlib.ExitStack() as stack:
+        sim = stack.enter_context(GitHubSimulator(owner=owner, repo=repo))
+        registry = stack.enter_context(LocalRegistry())
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="btp-release-rehearsal-"))
+        catalog = (
+            stack.enter_context(GitHubSimulator(owner="kyma", repo="catalog", ghes=True))
+            if manifests
+            else None
+        )
+        if catalog is not None:
+            catalog.add_repository(
+                config.manifests_repo or DEFAULT_CATALOG, files={"README.md": "Module catalog.\n"}
+            )
+            config = _catalog_settings(config, catalog.api_url)
         module_path = config.module_registry.partition("/")[2]
         image_path = config.image_repo.partition("/")[2]
         local = attrs.evolve(
@@ -207,4 +226,47 @@ def rehearse_release(
         release = next(r for r in sim.releases() if r.tag_name == version)
         assets = ", ".join(sorted(a.name for a in sim.assets(release.id)))
         say(f"released {version} ({'draft' if release.draft else 'published'}); assets: {assets}")
+        if catalog is not None:
+            say(f"module-manifests repository {local.manifests_repo} at {catalog.api_url} (GHES layout)")
+            manifests_env = {**environ, "BTP_RELEASE_MANIFESTS_TOKEN": catalog.token}
+            with ReleasePipeline.from_config(
+                local, version, environ=manifests_env, docker=False, verify_source=not problems
+            ) as pipeline:
+                results += _rehearse_catalog(pipeline, local, catalog, say)
         return results
+
+
+def _catalog_settings(config: ReleaseConfig, api_url: str) -> ReleaseConfig:
+    """The module-manifests settings pointed at the rehearsal's catalog (GitHub Enterprise Server layout)."""
+    return attrs.evolve(
+        config,
+        manifests_repo=config.manifests_repo or DEFAULT_CATALOG,
+        manifests_api_url=api_url,
+        # The simulators serve plain http, which modulectl refuses in a URL: the rehearsal links by name.
+        manifests_asset_links="name",
+    )
+
+
+def _rehearse_catalog(
+    pipeline: ReleasePipeline, config: ReleaseConfig, catalog: GitHubSimulator, say: Callable[[str], None]
+) -> list[StageResult]:
+    """Submit, then promote to the config's channel, each run twice and then merged by a "reviewer"."""
+    repo = config.manifests_repo or DEFAULT_CATALOG
+    results = []
+    steps: list[tuple[str, Callable[[], StageResult]]] = [
+        ("submit", pipeline.submit),
+        (f"promote to {config.channel}", lambda: pipeline.promote(config.channel)),
+    ]
+    for name, step in steps:
+        for run in ("first run", "re-run"):
+            result = step()
+            results.append(result)
+            url = result.outputs.get("pull_request_url")
+            say(f"{run}: {name} {result.status}" + (f" ({url})" if url else ""))
+        number = result.outputs.get("pull_request_number")
+        if number:
+            catalog.merge_pull_request(repo, int(number))
+            say(f"a reviewer merged pull request #{number} of {repo}")
+    files = sorted(catalog.files(repo))
+    say(f"{repo} now holds: {', '.join(files)}")
+    return results

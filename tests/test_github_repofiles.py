@@ -113,6 +113,8 @@ def test_get_file_absent_directory_and_unknown_ref(client: GitHubClient) -> None
         client.get_file("modules/btp-operator", ref="main")
     with pytest.raises(NotFound, match="no branch, tag or commit 'no-such-branch'"):
         client.get_file(CONFIG, ref="no-such-branch")
+    with pytest.raises(InvalidInput, match="no ref"):
+        client.get_file(CONFIG, ref="")
 
 
 def test_get_file_over_one_megabyte_is_read_as_a_blob(sim: GitHubSimulator, client: GitHubClient) -> None:

@@ -126,6 +126,10 @@ class RepoFileOperations(GitHubSession):
         does not match its blob SHA.
         """
         check_path(path)
+        if not ref:
+            raise InvalidInput(
+                f"no ref to read {path} of {self.repo} at", hint="give a branch, tag or commit SHA"
+            )
         subject = f"{path} at {ref} of {self.repo}"
         try:
             body, _ = self.get_json(

@@ -75,6 +75,9 @@ def drive(sim: GitHubSimulator, capture: Recorder) -> None:
         capture(f"POST {R}/pulls 422 invalid head", gh.post(f"{m}/pulls", json={**new, "head": "nope"}))
         gh.post(f"{m}/pulls", json={**new, "head": "btp-manager-1.1.0", "title": "Submit 1.1.0"})
         sim.add_labels("kyma/module-manifests", 1, "module-submission")
+        # A user and a team asked to review: the pull request then lists both (team-simple validated).
+        asked = {"reviewers": ["gopher-lead"], "team_reviewers": ["catalog-owners"]}
+        assert gh.post(f"{m}/pulls/1/requested_reviewers", json=asked).status_code == 201
 
         capture(f"GET {R}/pulls 200", listed := gh.get(f"{m}/pulls", params={"per_page": 1}))
         capture(f"GET {R}/pulls 200 by head", gh.get(f"{m}/pulls", params={"head": "kyma:btp-manager-1.0.0"}))
@@ -83,6 +86,8 @@ def drive(sim: GitHubSimulator, capture: Recorder) -> None:
             gh.get(f"{m}/pulls", params={"per_page": 1}, headers={"If-None-Match": listed.headers["ETag"]}),
         )
         capture(f"GET {R}/pulls/{{pull_number}} 200", one := gh.get(f"{m}/pulls/1"))
+        assert [t["slug"] for t in one.json()["requested_teams"]] == ["catalog-owners"]
+        assert one.json()["requested_teams"][0]["html_url"].endswith("/orgs/kyma/teams/catalog-owners")
         capture(
             f"GET {R}/pulls/{{pull_number}} 304",
             gh.get(f"{m}/pulls/1", headers={"If-None-Match": one.headers["ETag"]}),

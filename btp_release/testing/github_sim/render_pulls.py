@@ -30,7 +30,9 @@ def reviewer(r: Renderer, login: str) -> Json:
 
 
 def team(r: Renderer, slug: str) -> Json:
-    """A team of the repository's organisation, as ``requested_teams`` lists it (GitHub's team-simple)."""
+    """A team of the repository's organisation as ``requested_teams`` lists it: GitHub's team-simple (REST
+    2022-11-28, with ``type`` and ``organization_id``; no ``ldap_dn``, which only GHES with LDAP has) plus
+    ``parent``, which the full team in the pull request list has."""
     org = r.repo_web.rsplit("/", 2)[-2]
     team_id = 20_000_000 + zlib.crc32(f"{org}/{slug}".encode()) % 10_000_000
     api = r.repo_api.split("/repos/", 1)[0]
@@ -47,7 +49,9 @@ def team(r: Renderer, slug: str) -> Json:
         "permission": "pull",
         "members_url": f"{api}/organizations/{team_id}/team/{team_id}/members{{/member}}",
         "repositories_url": f"{api}/organizations/{team_id}/team/{team_id}/repos",
-        "parent": None,
+        "type": "organization",
+        "organization_id": 30_000_000 + zlib.crc32(org.encode()) % 10_000_000,
+        "parent": None,  # the list's pull-request-simple lists full teams, which have it
     }
 
 

@@ -40,26 +40,26 @@ organisations, teams and collaborators as objects of their own (every write is t
 requested reviewers are bare logins, requested teams slugs of the repository's owner, never
 checked); OAuth scopes and fine-grained permissions beyond write/read/none per repository, and admin
 rights (the immutable-releases setting answers any caller); branch protection, rulesets, required
-reviews and checks, and protected tags other than those of immutable releases; merge queues, auto-
-merge, rebase merges (``PUT …/merge`` answers 405), line-level merging (a file changed on both sides
-conflicts), GitHub's test merge commit of an open pull request (``merge_commit_sha`` is null until
-merged), reviews and review comments, draft conversion; issue endpoints beyond comments and labels
-(no issue creation, listing or editing over REST: ``sim.add_issue``); compare, commit listing, tree
-truncation, submodule contents, symlink targets and the ``raw``/``download_url`` host (rendered, not
-served); the contents API's ``application/vnd.github.object`` media type only for directories; git
-objects other than blobs, trees, commits and tags of commits, and signature verification (always
-"unsigned"); GraphQL beyond the queries gh's release and pull request commands send (matched by
-operation name); release discussions (``discussion_category_name`` is accepted and ignored) and
-reactions; tarball/zipball downloads (their URLs are rendered, not served); asset downloads answered
-200 directly (always a 302 to storage); ``starter`` assets other than after an injected 5xx upload
-fault (GitHub leaves them at random), and the ``new`` state; secondary limits other than on content
-creation (concurrent requests, points per minute, CPU time) — a content-creating request is a
-POST/PATCH/PUT that needs push, except generating notes, and DELETE does not count; separate
-search/GraphQL rate buckets; eventual consistency other than of deleted tags; webhooks; upload
-speed; TLS and HTTP/2. ``Last-Modified`` is per repository (any change moves it) in whole seconds.
-Error wording for rare cases (immutable tag refs, invalid ref names, the asset limits, tag-object
-validation, invalid tree entries, a missing branch on a contents write, reopening a merged pull
-request) is approximate: GitHub documents the rule, not the answer. """
+reviews and checks, and protected tags other than those of immutable releases; merge queues,
+auto-merge, rebase merges (``PUT …/merge`` answers 405), line-level merging (a file changed on both
+sides conflicts), GitHub's test merge commit of an open pull request (``merge_commit_sha`` is null
+until merged), reviews and review comments, draft conversion; issue endpoints beyond comments and
+labels (no issue creation, listing or editing over REST: ``sim.add_issue``); compare, commit
+listing, tree truncation, submodule contents, symlink targets and the ``raw``/``download_url`` host
+(rendered, not served); the contents API's ``application/vnd.github.object`` media type only for
+directories; git objects other than blobs, trees, commits and tags of commits, and signature
+verification (always "unsigned"); GraphQL beyond the queries gh's release and pull request commands
+send (matched by operation name); release discussions (``discussion_category_name`` is accepted and
+ignored) and reactions; tarball/zipball downloads (their URLs are rendered, not served); asset
+downloads answered 200 directly (always a 302 to storage); ``starter`` assets other than after an
+injected 5xx upload fault (GitHub leaves them at random), and the ``new`` state; secondary limits
+other than on content creation (concurrent requests, points per minute, CPU time) — a
+content-creating request is a POST/PATCH/PUT that needs push, except generating notes, and DELETE
+does not count; separate search/GraphQL rate buckets; eventual consistency other than of deleted
+tags; webhooks; upload speed; TLS and HTTP/2. ``Last-Modified`` is per repository (any change moves
+it) in whole seconds. Error wording for rare cases (immutable tag refs, invalid ref names, the asset
+limits, tag-object validation, invalid tree entries, a missing branch on a contents write, reopening
+a merged pull request) is approximate: GitHub documents the rule, not the answer. """
 
 from __future__ import annotations
 

@@ -30,7 +30,6 @@ from btp_release.github.models import (
     Release,
     Repository,
 )
-from btp_release.github.protocol import error_for_response
 from btp_release.github.pulls import PullRequestOperations
 from btp_release.github.repofiles import RepoFileOperations
 from btp_release.redaction import get_logger
@@ -336,26 +335,9 @@ class GitHubClient(AssetOperations, RepoFileOperations, PullRequestOperations):
         """Delete ``refs/tags/<tag>``; ``False`` if it did not exist. Deletion is eventually
         consistent: use :meth:`wait_until_tag_deleted` before creating it again."""
         tag_name = _tag(tag)
-        subject = f"tag {tag_name} of {self.repo}"
-
-        def attempt() -> bool:
-            response = self.send(
-                "DELETE",
-                self.repo_url(f"/git/refs/tags/{tag_name}"),
-                operation="delete tag",
-                subject=subject,
-                expect=(204, 422),
-            )
-            if response.status_code == 204:
-                return True
-            body = response.json() if response.content else {}
-            if "does not exist" in str(body.get("message", "")).lower():
-                return False
-            raise error_for_response(
-                422, response.headers, body, operation="delete tag", subject=subject, now=self.wall_clock()
-            )
-
-        return self.retrying(attempt, what=f"delete {subject}")
+        return self.delete_ref(
+            f"tags/{tag_name}", operation="delete tag", subject=f"tag {tag_name} of {self.repo}"
+        )
 
     def wait_until_tag_deleted(
         self,

@@ -413,13 +413,21 @@ class RepoFileOperations(GitHubSession):
         """Delete ``refs/heads/<branch>``; ``False`` if it was already gone (GitHub then closes
         the open pull requests from or to it)."""
         check_branch(branch)
-        subject = f"branch {branch} of {self.repo}"
+        return self.delete_ref(
+            f"heads/{quote_path(branch)}",
+            operation="delete branch",
+            subject=f"branch {branch} of {self.repo}",
+        )
+
+    def delete_ref(self, ref: str, *, operation: str, subject: str) -> bool:
+        """``DELETE /git/refs/<ref>`` (``ref`` quoted, e.g. ``heads/x`` or ``tags/1.2.0``), retried; ``False``
+        when it did not exist (GitHub answers that with a 422, not a 404)."""
 
         def attempt() -> bool:
             response = self.send(
                 "DELETE",
-                self.repo_url(f"/git/refs/heads/{quote_path(branch)}"),
-                operation="delete branch",
+                self.repo_url(f"/git/refs/{ref}"),
+                operation=operation,
                 subject=subject,
                 expect=(204, 422),
             )
@@ -429,7 +437,7 @@ class RepoFileOperations(GitHubSession):
             if "does not exist" in str(body.get("message", "")).lower():
                 return False
             raise error_for_response(
-                422, response.headers, body, operation="delete branch", subject=subject, now=self.wall_clock()
+                422, response.headers, body, operation=operation, subject=subject, now=self.wall_clock()
             )
 
-        return self.retrying(attempt, what=f"delete {subject}")
+        return self.retrying(attempt, what=f"{operation} ({subject})")

@@ -7,11 +7,49 @@ from typing import Any
 
 import httpx
 
-from btp_release.testing import GitHubSimulator
+from btp_release.github import GitHubClient
+from btp_release.retry import RetryPolicy
+from btp_release.testing import FakeClock, Fault, GitHubSimulator
 
 OWNER, NAME = "kyma-project", "btp-manager"
 REPO = f"/repos/{OWNER}/{NAME}"
 MakeSim = Callable[..., GitHubSimulator]
+MANIFESTS = "kyma/module-manifests"
+
+# The client's fault matrix: what any request may meet, and what only a write may (the server acted).
+FAULTS = {
+    "502": Fault(method="*", path="", kind="status", status=502),
+    "503-twice": Fault(method="*", path="", kind="status", status=503, times=2),
+    "429": Fault(method="*", path="", kind="rate_limit", status=429, retry_after=1),
+    "secondary": Fault(method="*", path="", kind="secondary", retry_after=2),
+    "reset": Fault(method="*", path="", kind="reset"),
+    "slow": Fault(method="*", path="", kind="latency", delay=0.6),
+}
+AFTER_FAULTS = {
+    "502-after-success": Fault(method="*", path="", kind="status_after", status=502),
+    "reset-after-success": Fault(method="*", path="", kind="reset_after"),
+}
+
+
+def connect(
+    sim: GitHubSimulator,
+    clock: FakeClock,
+    *,
+    repo: str = MANIFESTS,
+    token: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> GitHubClient:
+    """A client of ``repo`` on the simulator whose retries sleep on ``clock`` (no jitter)."""
+    return GitHubClient(
+        repo,
+        token=sim.token if token is None else token,
+        api_url=sim.api_url,
+        transport=transport,
+        retry=RetryPolicy(jitter=0),
+        clock=clock,
+        sleeper=clock.sleep,
+        environ={},
+    )
 
 
 class Clock:

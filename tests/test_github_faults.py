@@ -20,6 +20,8 @@ from btp_release.github import GitHubClient
 from btp_release.retry import RetryPolicy
 from btp_release.testing import FakeClock, Fault, GitHubSimulator
 
+from .github_sim_support import AFTER_FAULTS, FAULTS
+
 REPO = "kyma-project/btp-manager"
 Ctx = dict[str, Any]
 
@@ -295,18 +297,6 @@ OPS = [
     ),
 ]
 
-FAULTS = {
-    "502": Fault(method="*", path="", kind="status", status=502),
-    "503-twice": Fault(method="*", path="", kind="status", status=503, times=2),
-    "429": Fault(method="*", path="", kind="rate_limit", status=429, retry_after=1),
-    "secondary": Fault(method="*", path="", kind="secondary", retry_after=2),
-    "reset": Fault(method="*", path="", kind="reset"),
-    "slow": Fault(method="*", path="", kind="latency", delay=0.6),
-}
-AFTER_FAULTS = {
-    "502-after-success": Fault(method="*", path="", kind="status_after", status=502),
-    "reset-after-success": Fault(method="*", path="", kind="reset_after"),
-}
 
 CASES = [
     pytest.param(op, name, fault, id=f"{op.name}-{name}")

@@ -13,10 +13,10 @@ import pytest
 
 from btp_release.errors import Conflict, InvalidInput, PermissionDenied
 from btp_release.github import GitHubClient, IssueComment, PullRequest
-from btp_release.retry import RetryPolicy
 from btp_release.testing import FakeClock, GitHubSimulator
 
-MANIFESTS = "kyma/module-manifests"
+from .github_sim_support import MANIFESTS, connect
+
 CONFIG = "modules/btp-operator/1.0.0/module-config.yaml"
 BRANCH = "btp-operator-1.0.0"
 
@@ -59,25 +59,6 @@ class AuthorCannotReview(Recording):
             message = {"message": "Review cannot be requested from pull request author.", "status": "422"}
             return httpx.Response(422, json=message)
         return None
-
-
-def connect(
-    sim: GitHubSimulator,
-    clock: FakeClock,
-    *,
-    token: str | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> GitHubClient:
-    return GitHubClient(
-        MANIFESTS,
-        token=sim.token if token is None else token,
-        api_url=sim.api_url,
-        transport=transport,
-        retry=RetryPolicy(jitter=0),
-        clock=clock,
-        sleeper=clock.sleep,
-        environ={},
-    )
 
 
 @pytest.fixture

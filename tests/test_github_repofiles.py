@@ -12,10 +12,10 @@ import pytest
 from btp_release.errors import InvalidInput, NotFound, PermissionDenied
 from btp_release.github import GitHubClient, RepoFile
 from btp_release.github.repofiles import git_blob_sha, quote_path
-from btp_release.retry import RetryPolicy
 from btp_release.testing import FakeClock, GitHubSimulator
 
-MANIFESTS = "kyma/module-manifests"
+from .github_sim_support import MANIFESTS, connect
+
 CONFIG = "modules/btp-operator/1.0.0/module-config.yaml"
 CR = "modules/btp-operator/1.0.0/default-cr.yaml"
 MAPPING = "modules/btp-operator/module-releases.yaml"
@@ -33,25 +33,6 @@ def sim() -> Iterator[GitHubSimulator]:
     with GitHubSimulator() as simulator:
         simulator.add_repository(MANIFESTS, files=FILES)
         yield simulator
-
-
-def connect(
-    sim: GitHubSimulator,
-    clock: FakeClock,
-    *,
-    token: str | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> GitHubClient:
-    return GitHubClient(
-        MANIFESTS,
-        token=sim.token if token is None else token,
-        api_url=sim.api_url,
-        transport=transport,
-        retry=RetryPolicy(jitter=0),
-        clock=clock,
-        sleeper=clock.sleep,
-        environ={},
-    )
 
 
 @pytest.fixture

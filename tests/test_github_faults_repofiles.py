@@ -10,20 +10,16 @@ duplicate, also when the fault hits *after* GitHub did the work (``status_after`
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx
 import pytest
 
 from btp_release.github import GitHubClient
-from btp_release.retry import RetryPolicy
-from btp_release.testing import FakeClock, Fault, GitHubSimulator
+from btp_release.testing import Fault, GitHubSimulator
 
-from .github_sim_support import AFTER_FAULTS, FAULTS
+from .github_sim_support import AFTER_FAULTS, FAULTS, Ctx, Op, survives_fault
 
 MANIFESTS = "kyma/module-manifests"
 CONFIG = "modules/btp-operator/1.0.0/module-config.yaml"
@@ -31,18 +27,6 @@ MAPPING = "modules/btp-operator/module-releases.yaml"
 NEW = "modules/btp-operator/1.1.0/module-config.yaml"
 FILES = {"README.md": "# Module manifests\n", CONFIG: "version: 1.0.0\n", MAPPING: "channels: []\n"}
 BRANCH = "btp-operator-1.1.0"
-Ctx = dict[str, Any]
-
-
-@attrs.frozen
-class Op:
-    name: str
-    method: str
-    path: str
-    action: Callable[[GitHubClient, GitHubSimulator, Ctx], Any]
-    check: Callable[[GitHubSimulator, Ctx, Any], bool]
-    setup: Callable[[GitHubClient, GitHubSimulator, Ctx], None] = lambda c, s, x: None
-    mutating: bool = False
 
 
 def _raw(s: GitHubSimulator, path: str) -> Any:
@@ -284,33 +268,6 @@ GHES_CASES = [
 
 @pytest.mark.parametrize(("op", "fault_name", "fault", "ghes"), CASES + GHES_CASES)
 def test_operation_survives_fault(op: Op, fault_name: str, fault: Fault, ghes: bool, tmp_path: Path) -> None:
-    clock = FakeClock()
-    slow = fault.kind == "latency"
-    # "slow" exceeds the read timeout; the real sleeper then lets the late request finish on the
-    # server before the client looks again, as backoff does against GitHub.
     with GitHubSimulator(ghes=ghes) as sim:
         sim.add_repository(MANIFESTS, files=FILES)
-        with GitHubClient(
-            MANIFESTS,
-            token=sim.token,
-            api_url=sim.api_url,
-            retry=RetryPolicy(jitter=0, initial=1.0),
-            timeout=httpx.Timeout(0.3 if slow else 5.0, connect=5.0),
-            clock=time.monotonic if slow else clock,
-            sleeper=time.sleep if slow else clock.sleep,
-            environ={},
-        ) as client:
-            ctx: Ctx = {"tmp": tmp_path}
-            op.setup(client, sim, ctx)
-            sim.add_fault(attrs.evolve(fault, method=op.method, path=op.path))
-            before = len(sim.requests)
-            result = op.action(client, sim, ctx)
-            assert sim.pending_faults() == [], f"the fault {fault_name} never fired for {op.name}"
-            if fault.kind != "latency":
-                failed = [r for r in sim.requests[before:] if r.method == op.method and r.status >= 300]
-                assert failed or fault.kind.startswith("reset"), (
-                    f"no failed {op.method} recorded for {fault_name}"
-                )
-            assert op.check(sim, ctx, result), f"{op.name} left the wrong state after {fault_name}"
-            if fault.kind in ("rate_limit", "secondary"):
-                assert clock.sleeps and clock.sleeps[0] >= fault.retry_after  # honoured the server's wait
+        survives_fault(sim, MANIFESTS, op, fault_name, fault, tmp_path)

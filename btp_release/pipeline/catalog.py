@@ -237,18 +237,28 @@ def _apply(ctx: ReleaseContext, log: StageLog, plan: Plan, text: PullRequestText
             pr = pr or open_pr
         else:
             log.note(f"pull request #{open_pr.number} is open: {open_pr.html_url}")
-    _reviewers_and_labels(ctx, log, pr)
+    _reviewers_and_labels(ctx, log, pr, changed=log.changed or log.dry_run)
     if pr is not None:
         log.outputs["pull_request_number"] = str(pr.number)
         log.outputs["pull_request_url"] = pr.html_url
 
 
-def _reviewers_and_labels(ctx: ReleaseContext, log: StageLog, pr: PullRequest | None) -> None:
+def _reviewers_and_labels(
+    ctx: ReleaseContext, log: StageLog, pr: PullRequest | None, *, changed: bool
+) -> None:
+    """Ask the configured reviewers when the pull request was opened or changed in this run, or when an
+    interrupted run opened it (none of them asked, labels missing: reviewers are asked before labelling);
+    a re-run that finds it as it should be asks nobody again (who reviewed is no longer "requested")."""
     m, config = ctx.manifests, ctx.config
     have_reviewers = set(pr.requested_reviewers) if pr else set()
     have_labels = set(pr.labels) if pr else set()
-    reviewers = [r for r in config.manifests_reviewers if r not in have_reviewers]
     labels = [label for label in config.manifests_labels if label not in have_labels]
+    interrupted = not have_reviewers & set(config.manifests_reviewers) and (
+        labels or not config.manifests_labels
+    )
+    reviewers = (
+        [r for r in config.manifests_reviewers if r not in have_reviewers] if changed or interrupted else []
+    )
     number = pr.number if pr else 0
     if reviewers:
         log.act(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -276,3 +277,22 @@ def test_the_manifests_token_is_needed_and_never_printed(
         flow.catalog.pull_requests(CATALOG) == []
         and flow.catalog.branch_sha(CATALOG, f"{SHORT}-0.3.0") is None
     )
+
+
+def test_a_re_run_ignores_what_github_normalises(flow: Flow, capsys: pytest.CaptureFixture[str]) -> None:
+    """The label exists in the catalog in other case (GitHub keeps the existing name), and the body came back
+    with CRLF line ends after a web edit: the re-run still finds the pull request as it should be."""
+    flow.catalog.add_issue(CATALOG, "labels of the catalog", labels=["Kind/Module-Release"])
+    flow.release("0.3.0")
+    code, first = flow.run(capsys, "submit", "--version", "0.3.0")
+    assert code == 0 and _only(first)["status"] == "changed"
+    (pr,) = flow.catalog.pull_requests(CATALOG)
+    assert "Kind/Module-Release" in pr.labels and "kind/module-release" not in pr.labels
+    headers = {"Authorization": f"Bearer {flow.catalog_token}"}
+    url = f"{flow.catalog.api_url}/repos/{CATALOG}/pulls/{pr.number}"
+    crlf = (pr.body or "").replace("\n", "\r\n")
+    assert httpx.patch(url, json={"body": crlf}, headers=headers).status_code == 200
+    code, again = flow.run(capsys, "submit", "--version", "0.3.0")
+    assert code == 0 and _only(again)["status"] == "unchanged", again
+    (after,) = flow.catalog.pull_requests(CATALOG)
+    assert after.body == crlf and after.labels == pr.labels

@@ -229,7 +229,7 @@ def _apply(ctx: ReleaseContext, log: StageLog, plan: Plan, text: PullRequestText
         pr = opened
     else:
         pr = open_pr
-        if (open_pr.title, open_pr.body) != (text.title, text.body):
+        if (open_pr.title, _normal(open_pr.body)) != (text.title, _normal(text.body)):
             pr = log.act(
                 f"update the title and body of pull request #{open_pr.number}",
                 lambda: m.update_pull_request(open_pr.number, title=text.title, body=text.body),
@@ -243,6 +243,11 @@ def _apply(ctx: ReleaseContext, log: StageLog, plan: Plan, text: PullRequestText
         log.outputs["pull_request_url"] = pr.html_url
 
 
+def _normal(body: str) -> str:
+    """A body as compared: GitHub keeps what the web editor saves with CRLF line ends."""
+    return "\n".join(line.rstrip() for line in body.replace("\r\n", "\n").split("\n")).strip()
+
+
 def _reviewers_and_labels(
     ctx: ReleaseContext, log: StageLog, pr: PullRequest | None, *, changed: bool
 ) -> None:
@@ -250,15 +255,13 @@ def _reviewers_and_labels(
     interrupted run opened it (none of them asked, labels missing: reviewers are asked before labelling);
     a re-run that finds it as it should be asks nobody again (who reviewed is no longer "requested")."""
     m, config = ctx.manifests, ctx.config
-    have_reviewers = set(pr.requested_reviewers) if pr else set()
-    have_labels = set(pr.labels) if pr else set()
-    labels = [label for label in config.manifests_labels if label not in have_labels]
-    interrupted = not have_reviewers & set(config.manifests_reviewers) and (
-        labels or not config.manifests_labels
-    )
-    reviewers = (
-        [r for r in config.manifests_reviewers if r not in have_reviewers] if changed or interrupted else []
-    )
+    # GitHub compares logins, team slugs and label names without case.
+    have_reviewers = {r.lower() for r in pr.requested_reviewers} if pr else set()
+    have_labels = {label.lower() for label in pr.labels} if pr else set()
+    labels = [label for label in config.manifests_labels if label.lower() not in have_labels]
+    wanted = [r for r in config.manifests_reviewers if r.lower() not in have_reviewers]
+    interrupted = len(wanted) == len(config.manifests_reviewers) and (labels or not config.manifests_labels)
+    reviewers = wanted if changed or interrupted else []
     number = pr.number if pr else 0
     if reviewers:
         log.act(

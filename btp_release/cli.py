@@ -386,7 +386,14 @@ def _human_result(command: str, results: Sequence[Any], outputs: Mapping[str, st
     if command == "replace" and results and results[0].status == "planned":
         return "nothing was deleted; run again with --yes to do the above\n"
     shown = ", ".join(f"{k}={outputs[k]}" for k in OUTPUTS if k in outputs)
-    return f"done: {command}" + (f" ({shown})" if shown else "") + "\n"
+    done = f"done: {command}" + (f" ({shown})" if shown else "") + "\n"
+    if "release_meta" in outputs:  # promote: the ModuleReleaseMeta the mapping gives, checked
+        from btp_release.module.releasemeta import release_meta_yaml
+
+        done += "the channel mapping gives this ModuleReleaseMeta:\n" + release_meta_yaml(
+            json.loads(outputs["release_meta"])
+        )
+    return done
 
 
 def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -296,3 +296,20 @@ def test_a_re_run_ignores_what_github_normalises(flow: Flow, capsys: pytest.Capt
     assert code == 0 and _only(again)["status"] == "unchanged", again
     (after,) = flow.catalog.pull_requests(CATALOG)
     assert after.body == crlf and after.labels == pr.labels
+
+
+def test_promote_prints_the_module_release_meta(flow: Flow, capsys: pytest.CaptureFixture[str]) -> None:
+    flow.release("0.3.0")
+    assert flow.run(capsys, "submit", "--version", "0.3.0")[0] == 0
+    flow.merge_open()
+    capsys.readouterr()
+    argv = ["promote", "--version", "0.3.0", "--channel", "fast", "--module-dir", str(flow.module)]
+    assert main(argv, environ=flow.environ) == 0
+    out = capsys.readouterr().out
+    assert "done: promote (pull_request_url=" in out
+    meta = yaml.safe_load(out.split("the channel mapping gives this ModuleReleaseMeta:\n", 1)[1])
+    assert meta["kind"] == "ModuleReleaseMeta" and meta["metadata"]["name"] == SHORT
+    assert {c["channel"]: c["version"] for c in meta["spec"]["channels"]} == {
+        "fast": "0.3.0",
+        "regular": "0.3.0",
+    }

@@ -39,6 +39,34 @@ def test_testing_on_k3s_example_runs_against_the_simulator(
     assert "JUnit:" in out and "diagnostics:" not in out
 
 
+def test_todays_flow_example_prints_what_the_page_shows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Release, submit, merge, promote fast and a refused withdraw against the simulators and a local
+    registry; the output is the page's, port aside."""
+    from btp_release.localservices.registry import registry_binary
+
+    if registry_binary() is None:
+        pytest.skip("docker-registry is not installed")
+    page = (DOCS / "todays-flow.md").read_text()
+    (block,) = _python_blocks(DOCS / "todays-flow.md")
+    shown = page.split(block, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(DOCS.parent)  # the example copies examples/sample-operator
+    exec(compile(block, "docs/todays-flow.md", "exec"), {})  # noqa: S102 - our own documentation
+    out = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", capsys.readouterr().out)
+    assert out == shown
+    assert "withdraw refused, exit 4" in out and "publish changed" in out
+
+
+def test_manifests_example_runs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (block,) = _python_blocks(DOCS / "manifests.md")
+    monkeypatch.chdir(DOCS.parent)  # the example reads examples/sample-operator
+    exec(compile(block, "docs/manifests.md", "exec"), {})  # noqa: S102 - our own documentation
+    out = capsys.readouterr().out
+    assert out.startswith("change sample-operator-0.3.0 ['modules/sample-operator/0.3.0/module-config.yaml']")
+    assert "Submit sample-operator 0.3.0" in out and "  - channel: fast\n    version: 0.3.0" in out
+
+
 def test_the_cli_reference_is_generated_from_the_parser() -> None:
     import importlib.util
 
@@ -56,9 +84,13 @@ def test_the_cli_reference_is_generated_from_the_parser() -> None:
         "test-module",
         "k3s-versions",
         "k3s-up",
+        "submit",
+        "promote",
+        "withdraw",
     ):
         assert f"## btp-release {command}" in page
     assert "--snapshot" in page and "--github-repo" in page and "<!-- cli-reference -->" not in page
+    assert "--allow-downgrade" in page and "--manifests-repo" in page and "--withdraw" in page
 
 
 def test_every_page_is_in_the_site_navigation() -> None:

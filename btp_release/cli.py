@@ -116,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     test = commands.add_parser(
         "test-module",
         help="run the E2E scenarios of a module on the cluster of a kubeconfig",
-        description="Install the module (by reference from its registry, or from files), run the main and "
-        "(with real credentials and --previous) the upgrade scenario; write junit.xml and, on failure, "
-        "a diagnostics bundle. Exit 9 when a step fails.",
+        description="Install the module (by reference from its registry, or from files) and run its "
+        "scenarios: the module's own (btp-operator: main and, with real credentials and --previous, "
+        "upgrade), else the generic module scenario (install, default CR Ready, delete, uninstall, nothing "
+        "left); write junit.xml and, on failure, a diagnostics bundle. Exit 9 when a step fails.",
     )
     source = test.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -133,7 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--credentials", choices=("dummy", "real"), default="dummy", help="Service Manager credentials"
     )
     test.add_argument(
-        "--scenario", action="append", choices=("main", "upgrade"), help="repeat; default: both"
+        "--scenario",
+        action="append",
+        help="repeat; module (the generic scenario), and a module's own, e.g. btp-operator's main and "
+        "upgrade (default: the module's own, else module)",
+    )
+    test.add_argument(
+        "--module-config", help="the module's module-config.yaml: its manager is what 'installed' means"
     )
     test.add_argument("--run-id", help="makes instance names unique (default: $GITHUB_RUN_ID, else local)")
     test.add_argument("--out", default="e2e-report", help="report directory (default: e2e-report)")
@@ -421,6 +428,11 @@ def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                 raise InvalidInput("--manifest needs --default-cr")
             module = ModuleManifests(args.manifest, _read(args.manifest), _read(args.default_cr))
         previous = fetch(args.previous) if args.previous else None
+    if args.module_config:
+        from btp_release.module import ModuleConfig
+
+        config = ModuleConfig.load(Path(args.module_config))
+        module = attrs.evolve(module, name=config.short_name, manager=config.manager)
     kubeconfig = args.kubeconfig or environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     kube = KubeClient.from_kubeconfig(kubeconfig, context=args.context)
     settings = E2ESettings(
@@ -438,7 +450,7 @@ def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         Path(args.out),
         previous=previous,
         settings=settings,
-        scenarios=tuple(args.scenario or ("main", "upgrade")),
+        scenarios=tuple(args.scenario or ()),
     )
     if args.json:
         print(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from btp_release.e2e import E2ESettings, ServiceCredentials, Steps
-from btp_release.e2e.scenarios import DUMMY_CREDENTIALS, _secret
+from btp_release.e2e.scenarios import DUMMY_CREDENTIALS, credentials_secret
 from btp_release.errors import CheckFailed, InvalidInput
 from btp_release.testing import FakeClock
 
@@ -62,7 +62,7 @@ def test_real_credentials_are_secrets_and_go_base64_into_the_secret() -> None:
     }
     credentials = ServiceCredentials.from_environ(environ, cluster_id="c-1")
     assert credentials.real and "s3cr3t" not in repr(credentials)
-    body = _secret(credentials)
+    body = credentials_secret(credentials)
     import base64
 
     decoded = {k: base64.b64decode(v).decode() for k, v in body["data"].items()}

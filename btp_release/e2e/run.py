@@ -10,44 +10,103 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any
 
 import attrs
 
 from btp_release.cluster._run import Runner, SubprocessRunner, check
 from btp_release.e2e.diagnostics import Diagnostics, collect_diagnostics
+from btp_release.e2e.generic import ModuleUnderTest, module_scenario
 from btp_release.e2e.report import Step, Steps
 from btp_release.e2e.scenarios import (
     OPERATOR_API,
     SERVICES_API,
     E2ESettings,
     ServiceCredentials,
+    credentials_secret,
     main_scenario,
     upgrade_scenario,
 )
 from btp_release.errors import BtpReleaseError, InvalidInput
-from btp_release.kube import KubeClient
+from btp_release.kube import KubeClient, parse_manifest
 from btp_release.module import read_module, select_install_layer
+from btp_release.module.spec import ManagerRef
 from btp_release.oci import Reference, RegistryClient
 from btp_release.pipeline.runner import E2ERequest, E2EResult
 from btp_release.redaction import get_logger
 
-__all__ = ["ClusterRunner", "E2EReport", "ModuleManifests", "fetch_module", "render_chart", "run_scenarios"]
+__all__ = [
+    "PLUGINS",
+    "ClusterRunner",
+    "E2EReport",
+    "ModuleManifests",
+    "ScenarioPlugin",
+    "available_scenarios",
+    "fetch_module",
+    "plugin_for",
+    "render_chart",
+    "run_scenarios",
+]
 
 log = get_logger(__name__)
-Scenario = Literal["main", "upgrade"]
 
 
 @attrs.frozen
 class ModuleManifests:
-    """What E2E installs of one module version: its raw manifest and default CR, and where from."""
+    """What E2E installs of one module version: its raw manifest and default CR, and where from;
+    ``name`` (the component name's last element) and the module-config's ``manager`` when known."""
 
     reference: str
     manifest: bytes
     default_cr: bytes
+    name: str = ""
+    manager: ManagerRef | None = None
+
+    @property
+    def cr_kind(self) -> str:
+        objects = parse_manifest(self.default_cr, source=f"default CR of {self.reference}")
+        return str(objects[0].get("kind", "")) if len(objects) == 1 else ""
+
+
+@attrs.frozen
+class ScenarioPlugin:
+    """The scenarios of one module, by name: chosen for a module of that ``name``, or whose default CR is a
+    ``cr_kind``. ``default`` are run when none are asked for; ``prerequisites`` are objects the module needs
+    before its default CR can be Ready (for the generic scenario too)."""
+
+    name: str
+    cr_kind: str
+    scenarios: tuple[str, ...]
+    default: tuple[str, ...]
+    prerequisites: Callable[[ServiceCredentials], tuple[dict[str, Any], ...]] = lambda _: ()
+
+
+GENERIC = ("module",)
+PLUGINS: dict[str, ScenarioPlugin] = {
+    "btp-operator": ScenarioPlugin(
+        name="btp-operator",
+        cr_kind="BtpOperator",
+        scenarios=("main", "upgrade", "module"),
+        default=("main", "upgrade"),
+        prerequisites=lambda credentials: (credentials_secret(credentials),),
+    ),
+}
+
+
+def plugin_for(module: ModuleManifests) -> ScenarioPlugin | None:
+    """The module's plugin by name, else by the kind of its default CR; None: the generic scenario only."""
+    if module.name in PLUGINS:
+        return PLUGINS[module.name]
+    kind = module.cr_kind
+    return next((p for p in PLUGINS.values() if kind and p.cr_kind == kind), None)
+
+
+def available_scenarios(module: ModuleManifests) -> tuple[str, ...]:
+    plugin = plugin_for(module)
+    return plugin.scenarios if plugin else GENERIC
 
 
 @attrs.frozen
@@ -80,7 +139,8 @@ def fetch_module(
     data = registry.read_blob(ref.repository, found[1])
     if found[0] == "helm-chart":
         data = render_chart(data, source=reference, runner=runner or SubprocessRunner())
-    return ModuleManifests(reference, data, content.default_cr)
+    component = str((content.descriptor.get("component") or {}).get("name", ""))
+    return ModuleManifests(reference, data, content.default_cr, name=component.rsplit("/", 1)[-1])
 
 
 def render_chart(
@@ -110,24 +170,26 @@ def run_scenarios(
     *,
     previous: ModuleManifests | None = None,
     settings: E2ESettings | None = None,
-    scenarios: tuple[Scenario, ...] = ("main", "upgrade"),
+    scenarios: Sequence[str] | None = None,
 ) -> E2EReport:
-    """Run the scenarios in order, stopping at the first failing step; write ``junit.xml`` and, on
-    failure, the diagnostics bundle into ``workdir``. Test failures are a ``passed=False`` report;
-    only problems before any step (bad inputs) raise."""
+    """Run the scenarios in order (default: the module's plugin's, else the generic ``module`` scenario),
+    stopping at the first failing step; write ``junit.xml`` and, on failure, the diagnostics bundle into
+    ``workdir``. Test failures are a ``passed=False`` report; only problems before any step (bad inputs,
+    a scenario the module does not have) raise."""
     settings = settings or E2ESettings()
+    plugin = plugin_for(module)
+    names = tuple(scenarios) if scenarios else (plugin.default if plugin else GENERIC)
+    offered = plugin.scenarios if plugin else GENERIC
+    if unknown := [n for n in names if n not in offered]:
+        raise InvalidInput(
+            f"module {module.name or module.reference} has no scenario {', '.join(unknown)}",
+            hint=f"its scenarios: {', '.join(offered)}",
+        )
     steps = Steps(kube.clock)
     failure: BtpReleaseError | None = None
     try:
-        if "main" in scenarios:
-            main_scenario(kube, module.manifest, module.default_cr, credentials, steps, settings)
-        if "upgrade" in scenarios:
-            if previous is None:
-                steps.skip("upgrade", "upgrade from the latest release", "there is no published release yet")
-            else:
-                upgrade_scenario(
-                    kube, previous.manifest, module.manifest, module.default_cr, credentials, steps, settings
-                )
+        for name in names:
+            _run_one(name, kube, module, credentials, steps, settings, previous, plugin)
     except BtpReleaseError as exc:
         failure = exc
     workdir.mkdir(parents=True, exist_ok=True)
@@ -137,16 +199,16 @@ def run_scenarios(
         manifests = {"module-manifest.yaml": module.manifest, "default-cr.yaml": module.default_cr}
         if previous is not None:
             manifests["previous-module-manifest.yaml"] = previous.manifest
-        diagnostics = collect_diagnostics(
-            kube,
-            workdir / "diagnostics",
-            kinds=(
+        kinds = (
+            (
                 (OPERATOR_API, "BtpOperator"),
                 (SERVICES_API, "ServiceInstance"),
                 (SERVICES_API, "ServiceBinding"),
-            ),
-            manifests=manifests,
+            )
+            if plugin is not None and plugin.name == "btp-operator"
+            else _cr_kinds(module)
         )
+        diagnostics = collect_diagnostics(kube, workdir / "diagnostics", kinds=kinds, manifests=manifests)
         failed = steps.failed[-1] if steps.failed else None
         summary = f"{failed.scenario}: {failed.name}: {failure}" if failed else str(failure)
     else:
@@ -154,6 +216,41 @@ def run_scenarios(
         skipped = [f"{s.scenario} ({s.message})" for s in steps.items if s.outcome == "skipped"]
         summary = f"{passed} steps passed" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
     return E2EReport(failure is None, summary, tuple(steps.items), junit, diagnostics)
+
+
+def _cr_kinds(module: ModuleManifests) -> tuple[tuple[str, str], ...]:
+    objects = parse_manifest(module.default_cr, source=f"default CR of {module.reference}")
+    return tuple((str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objects)
+
+
+def _run_one(
+    name: str,
+    kube: KubeClient,
+    module: ModuleManifests,
+    credentials: ServiceCredentials,
+    steps: Steps,
+    settings: E2ESettings,
+    previous: ModuleManifests | None,
+    plugin: ScenarioPlugin | None,
+) -> None:
+    if name == "module":
+        under_test = ModuleUnderTest(
+            name=module.name or (plugin.name if plugin else module.reference),
+            manifest=module.manifest,
+            default_cr=module.default_cr,
+            manager=module.manager,
+            prerequisites=plugin.prerequisites(credentials) if plugin else (),
+        )
+        module_scenario(kube, under_test, steps, settings)
+    elif name == "main":
+        main_scenario(kube, module.manifest, module.default_cr, credentials, steps, settings)
+    elif name == "upgrade":
+        if previous is None:
+            steps.skip("upgrade", "upgrade from the latest release", "there is no published release yet")
+        else:
+            upgrade_scenario(
+                kube, previous.manifest, module.manifest, module.default_cr, credentials, steps, settings
+            )
 
 
 class ClusterRunner:
@@ -171,7 +268,7 @@ class ClusterRunner:
         environ: Mapping[str, str],
         settings: E2ESettings | None = None,
         name: str = "cluster",
-        scenarios: tuple[Scenario, ...] = ("main", "upgrade"),
+        scenarios: tuple[str, ...] | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._connect = connect
@@ -193,7 +290,7 @@ class ClusterRunner:
         if ref.digest is None:
             raise InvalidInput(f"E2E installs by digest; got {request.module_reference}")
         with self._registry(ref.registry) as registry:
-            module = fetch_module(registry, request.module_reference)
+            module = attrs.evolve(fetch_module(registry, request.module_reference), manager=request.manager)
             previous = fetch_module(registry, request.upgrade_from) if request.upgrade_from else None
         settings = self._settings or E2ESettings(run_id=f"{request.version}-{ref.digest[7:19]}")
         with self._connect() as kube:
@@ -227,14 +324,12 @@ def kubeconfig_runner() -> ClusterRunner:
     environ = dict(os.environ)  # read once, here at the edge
     kubeconfig = environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     context = environ.get("E2E_KUBE_CONTEXT") or None
-    scenarios = tuple(
-        s.strip() for s in (environ.get("E2E_SCENARIOS") or "main,upgrade").split(",") if s.strip()
-    )
-    unknown = [s for s in scenarios if s not in ("main", "upgrade")]
-    if unknown or not scenarios:
-        raise InvalidInput(
-            f"E2E_SCENARIOS: unknown scenario(s) {', '.join(unknown) or '(none)'}", hint="main,upgrade"
-        )
+    # Checked here against every scenario there is (a typo fails before any cluster work), and against
+    # the module's own when it is known (run_scenarios).
+    scenarios = tuple(s.strip() for s in (environ.get("E2E_SCENARIOS") or "").split(",") if s.strip())
+    known = [*GENERIC, *dict.fromkeys(s for p in PLUGINS.values() for s in p.scenarios if s not in GENERIC)]
+    if unknown := [s for s in scenarios if s not in known]:
+        raise InvalidInput(f"E2E_SCENARIOS: unknown scenario(s) {', '.join(unknown)}", hint=", ".join(known))
 
     @contextlib.contextmanager
     def connect() -> Iterator[KubeClient]:
@@ -245,5 +340,5 @@ def kubeconfig_runner() -> ClusterRunner:
         registry_client,
         environ=environ,
         name=environ.get("E2E_RUNNER_NAME") or "kubeconfig",
-        scenarios=cast("tuple[Scenario, ...]", scenarios),
+        scenarios=scenarios or None,
     )

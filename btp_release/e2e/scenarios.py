@@ -108,7 +108,8 @@ class E2ESettings:
         return f"{prefix}-{slug}"
 
 
-def _secret(credentials: ServiceCredentials) -> dict[str, Any]:
+def credentials_secret(credentials: ServiceCredentials) -> dict[str, Any]:
+    """The ``sap-btp-manager`` Secret btp-manager reads (labelled so that its cache sees it)."""
     data = {k: base64.b64encode(v.reveal().encode()).decode() for k, v in credentials.values.items()}
     return {
         "apiVersion": "v1",
@@ -152,7 +153,7 @@ def install(
     with steps.step(
         scenario, f"create Secret {SECRET_NAME} ({'real' if credentials.real else 'dummy'} credentials)"
     ):
-        kube.apply(_secret(credentials))
+        kube.apply(credentials_secret(credentials))
         if not credentials.real:
             kube.apply(
                 {

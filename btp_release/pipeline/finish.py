@@ -167,6 +167,7 @@ def e2e(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
         credentials=ctx.config.credentials,
         upgrade_from=upgrade_from,
         workdir=ctx.workdir / "e2e" / runner.name,
+        manager=ctx.config.module_config.manager if ctx.config.module_config else None,
     )
     outcome = run.act(f"run E2E {runner.name} on {module}", lambda: runner.run(request))
     if outcome is None:

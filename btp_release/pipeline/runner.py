@@ -15,6 +15,7 @@ from typing import Literal, Protocol, runtime_checkable
 import attrs
 
 from btp_release.errors import InvalidInput
+from btp_release.module.spec import ManagerRef
 
 __all__ = ["E2ERequest", "E2EResult", "E2ERunner", "load_runner"]
 
@@ -25,7 +26,7 @@ class E2ERequest:
 
     ``upgrade_from`` is the latest published release's module reference (by tag; it is published,
     so immutable in practice) or ``None`` when there is none. ``workdir`` is for reports and
-    diagnostics; the runner may leave files there.
+    diagnostics; the runner may leave files there. ``manager`` is the module-config's (None without one).
     """
 
     version: str
@@ -34,6 +35,7 @@ class E2ERequest:
     credentials: Literal["dummy", "real"]
     upgrade_from: str | None
     workdir: Path
+    manager: ManagerRef | None = None  # the module-config's manager: what "installed" means
 
 
 @attrs.frozen

@@ -199,6 +199,9 @@ def _add_manifests_commands(commands: Any) -> None:
         parser = commands.add_parser(name, help=helps[name], description=helps[name] + ".")
         # promote's --channel is the channel to promote to; the ModuleTemplate channel setting is not used
         _add_release_options(parser, without=("channel",) if name == "promote" else ())
+        parser.add_argument(
+            "--dry-run", action="store_true", help="read the catalog and say what it would do; change nothing"
+        )
         if name == "promote":
             parser.add_argument("--channel", required=True, help="the channel, e.g. fast or regular")
             parser.add_argument(
@@ -345,11 +348,14 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
             elif args.command == "plan":
                 results.extend(pipeline.plan(channels=args.promote, withdraw=args.withdraw))
             elif args.command == "submit":
-                results.append(pipeline.submit())
+                results.append(pipeline.submit(dry_run=args.dry_run))
             elif args.command == "promote":
-                results.append(pipeline.promote(args.channel, allow_downgrade=args.allow_downgrade))
+                promote = pipeline.promote(
+                    args.channel, allow_downgrade=args.allow_downgrade, dry_run=args.dry_run
+                )
+                results.append(promote)
             elif args.command == "withdraw":
-                results.append(pipeline.withdraw())
+                results.append(pipeline.withdraw(dry_run=args.dry_run))
             elif args.command == "replace":
                 results.append(pipeline.replace(dry_run=not args.yes))
             else:
@@ -392,6 +398,8 @@ def _release_command(args: argparse.Namespace, environ: Mapping[str, str], out: 
 def _human_result(command: str, results: Sequence[Any], outputs: Mapping[str, str]) -> str:
     if command == "replace" and results and results[0].status == "planned":
         return "nothing was deleted; run again with --yes to do the above\n"
+    if command in MANIFESTS_COMMANDS and results and results[0].status == "planned":
+        return "nothing was changed (--dry-run): the steps above are what it would do\n"
     shown = ", ".join(f"{k}={outputs[k]}" for k in OUTPUTS if k in outputs)
     done = f"done: {command}" + (f" ({shown})" if shown else "") + "\n"
     if "release_meta" in outputs:  # promote: the ModuleReleaseMeta the mapping gives, checked

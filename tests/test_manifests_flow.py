@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import yaml
@@ -313,3 +314,79 @@ def test_promote_prints_the_module_release_meta(flow: Flow, capsys: pytest.Captu
         "fast": "0.3.0",
         "regular": "0.3.0",
     }
+
+
+def test_dry_runs_and_plan_read_the_catalog_and_change_nothing(
+    flow: Flow, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow.release("0.3.0")
+    before = flow.files()
+    argv = ["submit", "--version", "0.3.0", "--module-dir", str(flow.module), "--dry-run"]
+    assert main(argv, environ=flow.environ) == 0
+    out = capsys.readouterr().out
+    assert "would write branch sample-operator-0.3.0" in out and "would open a pull request" in out
+    assert "nothing was changed (--dry-run)" in out
+    assert flow.catalog.pull_requests(CATALOG) == [] and flow.files() == before
+    # Submitted and promoted: a plan of the withdraw lists the refusal instead of failing.
+    assert flow.run(capsys, "submit", "--version", "0.3.0")[0] == 0
+    flow.merge_open()
+    assert flow.run(capsys, "promote", "--version", "0.3.0", "--channel", "fast")[0] == 0
+    flow.merge_open()
+    code, planned = flow.run(capsys, "plan", "--version", "0.3.0", "--withdraw")
+    assert code == 0, planned
+    (withdraw,) = [r for r in planned["results"] if r["stage"] == "withdraw"]
+    assert withdraw["status"] == "planned"
+    assert withdraw["actions"][0].startswith(
+        "would be refused: cannot withdraw sample-operator 0.3.0: channels"
+    )
+    code, dry = flow.run(capsys, "promote", "--version", "0.3.0", "--channel", "fast", "--dry-run")
+    assert (
+        code == 0
+        and _only(dry)["status"] == "planned"
+        and "already gets 0.3.0" in " ".join(_only(dry)["actions"])
+    )
+
+
+def test_what_submit_refuses_before_it_writes(flow: Flow, capsys: pytest.CaptureFixture[str]) -> None:
+    flow.release("0.3.0")
+    capsys.readouterr()
+    base = ["submit", "--version", "0.3.0", "--module-dir", str(flow.module)]
+    # A team of another organisation: GitHub takes only the slug and would ask the catalog owner's team.
+    assert main([*base, "--manifests-reviewers", "other-org/reviewers"], environ=flow.environ) == 2
+    err = capsys.readouterr().err
+    assert "GitHub can only ask teams of kyma to review pull requests in kyma/module-manifests" in err
+    # Published, but not yet: the word is right.
+    assert main(["submit", "--version", "0.9.0", "--module-dir", str(flow.module)], environ=flow.environ) == 3
+    err = capsys.readouterr().err
+    assert "has no release for 0.9.0; a version is submitted once it is published" in err
+    assert (
+        flow.catalog.pull_requests(CATALOG) == []
+        and flow.catalog.branch_sha(CATALOG, f"{SHORT}-0.3.0") is None
+    )
+
+
+def test_submit_needs_a_module_config(tmp_path: Path) -> None:
+    """A module released from btp-release.yaml alone has no icons, team or manager to submit: said before
+    anything is read or written (no client is even made)."""
+    from btp_release.errors import InvalidInput
+    from btp_release.pipeline import ReleasePipeline
+    from btp_release.testing.release import example_config
+
+    config = example_config(tmp_path, github_api_url="https://api.github.com", registry="127.0.0.1:1")
+    assert config.module_config is None
+
+    def no_client() -> Any:
+        raise AssertionError("no client may be made")
+
+    with (
+        ReleasePipeline.from_config(
+            attrs.evolve(config, manifests_repo=CATALOG),
+            "1.2.0",
+            environ={},
+            docker=False,
+            manifests=no_client,
+        ) as pipeline,
+        pytest.raises(InvalidInput, match=r"submit needs the module's module-config\.yaml") as info,
+    ):
+        pipeline.submit()
+    assert "add a modulectl module-config.yaml" in (info.value.hint or "")

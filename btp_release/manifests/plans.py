@@ -107,7 +107,7 @@ _CONFLICT_HINTS = {
     ),
     "promote": (
         "lifecycle-manager does not move an installed module to a lower version; promote a newer version, "
-        "or pass allow_downgrade=True if the channel must go back"
+        "or, if the channel must go back, promote with --allow-downgrade (allow_downgrade=True)"
     ),
     "withdraw": "",  # never a conflict: a withdraw is done or refused (WithdrawRefused)
 }

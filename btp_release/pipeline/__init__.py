@@ -25,7 +25,7 @@ import httpx
 from btp_release.config import ReleaseConfig
 from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.github import GitHubClient
-from btp_release.manifests import VersionNotSubmitted
+from btp_release.manifests import ManifestsConflict, VersionNotSubmitted, WithdrawRefused
 from btp_release.oci import Credentials, RegistryClient
 from btp_release.pipeline import catalog as _catalog
 from btp_release.pipeline import stages as _stages
@@ -271,6 +271,13 @@ class ReleasePipeline:
                         stage=name,
                         status="planned",
                         actions=(f"would run after the earlier stages ({exc.message})",),
+                    )
+                )
+            except (ManifestsConflict, WithdrawRefused) as exc:  # what the catalog says now: part of the plan
+                hint = f" ({exc.hint})" if exc.hint else ""
+                results.append(
+                    StageResult(
+                        stage=name, status="planned", actions=(f"would be refused: {exc.message}{hint}",)
                     )
                 )
         return results

@@ -34,7 +34,6 @@ from btp_release.manifests import (
     PullRequestText,
     build_submission,
     layout_of,
-    module_config_from_settings,
     plan_promote,
     plan_submit,
     plan_withdraw,
@@ -93,6 +92,13 @@ def _require_write(ctx: ReleaseContext, log: StageLog) -> None:
             f"no token for the module-manifests repository {repo}",
             hint=f"set {MANIFESTS_TOKEN} to a token that can push to {repo} and open pull requests there",
         )
+    owner = str(repo).partition("/")[0]
+    if foreign := [r for r in ctx.config.manifests_reviewers if "/" in r and r.partition("/")[0] != owner]:
+        raise InvalidInput(
+            f"manifests-reviewers: {', '.join(foreign)}: GitHub can only ask teams of {owner} to review "
+            f"pull requests in {repo}",
+            hint=f"name teams of {owner} (ORG/team) or people (logins)",
+        )
     if m.get_repository().can_push is False:
         raise PermissionDenied(
             f"the token for {repo} cannot push to it",
@@ -121,8 +127,8 @@ def _published(ctx: ReleaseContext, stage: str, *, version: Version | None = Non
     if release is None or release.draft:
         state = "only a draft" if release is not None else "no release"
         raise EarlierStageMissing(
-            f"{stage}: {ctx.config.github_repo} has {state} for {shown}; a version is {stage}ed once it "
-            "is published",
+            f"{stage}: {ctx.config.github_repo} has {state} for {shown}; a version is "
+            f"{'submitted' if stage == 'submit' else 'promoted'} once it is published",
             hint=f"finish the release first (btp-release run --version {shown})",
         )
     return release
@@ -277,8 +283,15 @@ def _reviewers_and_labels(
 def submit(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
     """Propose the published release's module-config.yaml (``modules/<short>/<version>/``)."""
     log = StageLog(ctx, "submit", dry_run=dry_run)
-    _require_write(ctx, log)
     config = ctx.config
+    source = config.module_config
+    if source is None:
+        raise InvalidInput(
+            f"submit needs the module's {config.module_config_file or 'module-config.yaml'}: the catalog "
+            "builds the version from it (icons, team, manager… are not release settings)",
+            hint="add a modulectl module-config.yaml to the module (docs/adopting.md) and release again",
+        )
+    _require_write(ctx, log)
     release = _published(ctx, "submit")
     record = ctx.observe().provenance
     commit = record.commit if record is not None else ctx.tag_commit() or release.target_commitish
@@ -291,12 +304,6 @@ def submit(ctx: ReleaseContext, *, dry_run: bool = False) -> StageResult:
             f"release {release.tag_name} of {config.github_repo} has no asset {', '.join(missing)}",
             hint="check manifest-asset / default-cr-asset, or re-run the release's upload stage",
         )
-    source = config.module_config or module_config_from_settings(
-        name=config.module_name,
-        repository=config.source_repo_url,
-        documentation=config.documentation_url,
-        icons={},
-    )
     submission = build_submission(source, links, asset_links=config.manifests_asset_links)
     layout = layout_of(config)
     base_head = _base_head(ctx)

@@ -59,7 +59,7 @@ does not count; separate search/GraphQL rate buckets; eventual consistency other
 tags; webhooks; upload speed; TLS and HTTP/2. ``Last-Modified`` is per repository (any change moves
 it) in whole seconds. Error wording for rare cases (immutable tag refs, invalid ref names, the asset
 limits, tag-object validation, invalid tree entries, a missing branch on a contents write, reopening
-a merged pull request) is approximate: GitHub documents the rule, not the answer. """
+a merged pull request) is approximate: GitHub documents the rule, not the answer."""
 
 from __future__ import annotations
 

@@ -27,12 +27,11 @@ What it models:
 - Conventions: ``kind: Status`` errors with reason and code (400, 401, 403, 404 NotFound, 405,
   409 AlreadyExists/Conflict, 415, 422 Invalid), one increasing ``resourceVersion``, ``uid``,
   ``creationTimestamp``, ``generation``, ``managedFields``, defaulting of Deployments/Services.
-- Models, one pass after every authenticated request (:mod:`.workloads`, :mod:`.btp_model`,
-  :mod:`.service_operator`): Deployments make pods that start, log and roll on template changes;
-  btp-manager reconciles BtpOperator CRs, installs the ServiceInstance/ServiceBinding CRDs,
-  provisions them with real credentials, blocks deprovisioning while they exist, hard-deletes
-  with ``force-delete=true``; failure modes ``deployment_never_available``, ``cr_stuck``,
-  ``crds_not_removed``.
+- Models, one pass after every authenticated request: Deployments make pods that start, log and
+  roll on template changes (:mod:`.workloads`); btp-manager as it behaves today
+  (:mod:`.btp_model`: models btp-manager at c70cd184, 1.3.20+15, 2026-08-21) with its operand
+  (:mod:`.btp_operand`) and the service operator (:mod:`.service_operator`); any number of generic
+  Kyma modules (:mod:`.module_model`); failure modes (:mod:`.failures`).
 - Every request recorded (method, path, query, status), injectable faults, one lock.
 
 What it does NOT model:
@@ -55,21 +54,57 @@ What it does NOT model:
 - Exact field ownership: lists are atomic (no associative lists), ``status`` is not tracked,
   strategic merge only knows the lists merged by ``name`` (see :mod:`.patching`).
 - Time: models count reconcile passes, never seconds; timestamps come from the injected clock.
+
+How to use it for E2E scenarios (btp-operator):
+
+- Prerequisites: only namespace ``kyma-system`` (the cluster has no ``kyma-system``
+  PriorityClass; btp-manager's own manifest brings ``btp-manager-kyma-priority``). The BtpOperator
+  must be ``kyma-system/btpoperator`` (:data:`OPERATOR_CR_NAME`); any other name or namespace gets
+  Warning/``WrongNamespaceOrName`` and no finalizer. Secret ``kyma-system/sap-btp-manager`` needs
+  label ``app.kubernetes.io/managed-by: kcp-kyma-environment-broker`` (or ``btp-manager``), or it
+  is not seen (Warning/``MissingSecret``). ConfigMap ``kyma-system/sap-btp-manager`` (e.g.
+  ``HardDeleteTimeout: 10s``) is read when the manager starts, later only if labelled the same way.
+- The operand: Deployment ``kyma-system/sap-btp-operator-controller-manager``
+  (:data:`OPERAND_DEPLOYMENT`), created by the model, labelled ``chart-version: <chart version>``,
+  ``app.kubernetes.io/managed-by: btp-manager``, ``kyma-project.io/module: btp-operator``; its
+  container ``manager`` runs the image of the manager's env ``SAP_BTP_SERVICE_OPERATOR`` (default
+  :data:`DEFAULT_OPERAND_IMAGE`). The chart version is the manager image's tag
+  (``btp-manager:1.2.0`` → ``1.2.0``) unless ``KubeSimulator(chart_versions={"1.2.0": "v0.11.9"})``.
+- An upgrade: apply the manager Deployment with another image tag; once its new pod is Ready, the
+  model re-applies the operand: ``chart-version`` and the Deployment's ``resourceVersion`` change,
+  also while the CR is Warning/``ServiceInstancesAndBindingsNotCleaned``.
+- Time: btp-manager's durations are passes, ``ceil(seconds / ModelDelays.seconds_per_pass)`` (10 s
+  a pass by default: ``HardDeleteTimeout`` 20m = 120 passes, ``10s`` = 1).
+- Failure modes (``KubeSimulator(failures=[...])`` or ``sim.fail(...)``, see
+  :data:`FAILURE_DESCRIPTIONS`): ``deployment_never_available``, ``cr_stuck``,
+  ``crds_not_removed``, ``reconciles_any_name``, ``no_operand_recovery``, ``image_not_restored``,
+  ``no_secret_recovery``, ``no_upgrade_while_deleting``, ``not_cleaned_as_deleting``;
+  for generic modules ``module_never_ready``, ``finalizer_never_removed``, ``leaves_objects_behind``.
+- A generic module: ``KubeSimulator(modules=[SimulatedModule(group=..., version=..., kind=...,
+  plural=..., manager_namespace=..., manager_name=..., finalizer=...)])``.
 """
 
 from __future__ import annotations
 
-from .btp_model import FAILURE_MODES, FailureMode
 from .errors import KubeError
+from .failures import FAILURE_DESCRIPTIONS, FAILURE_MODES, FailureMode
 from .faults import Fault, FaultKind
+from .module_model import SimulatedModule
 from .names import (
+    CHART_VERSION_LABEL,
     CONFIG_MAP,
     CREDENTIAL_KEYS,
     CREDENTIALS_SECRET,
+    DEFAULT_OPERAND_IMAGE,
     DUMMY_CREDENTIALS,
     FORCE_DELETE_LABEL,
+    MANAGED_BY_LABEL,
     MANAGER_DEPLOYMENT,
     MANAGER_NAMESPACE,
+    MODULE_LABEL,
+    OPERAND_DEPLOYMENT,
+    OPERAND_IMAGE_ENV,
+    OPERATOR_CR_NAME,
     OPERATOR_FINALIZER,
     SERVICES_FINALIZER,
 )
@@ -78,14 +113,22 @@ from .server import RecordedRequest
 from .simulator import KubeSimulator
 
 __all__ = [
+    "CHART_VERSION_LABEL",
     "CONFIG_MAP",
     "CREDENTIALS_SECRET",
     "CREDENTIAL_KEYS",
+    "DEFAULT_OPERAND_IMAGE",
     "DUMMY_CREDENTIALS",
+    "FAILURE_DESCRIPTIONS",
     "FAILURE_MODES",
     "FORCE_DELETE_LABEL",
+    "MANAGED_BY_LABEL",
     "MANAGER_DEPLOYMENT",
     "MANAGER_NAMESPACE",
+    "MODULE_LABEL",
+    "OPERAND_DEPLOYMENT",
+    "OPERAND_IMAGE_ENV",
+    "OPERATOR_CR_NAME",
     "OPERATOR_FINALIZER",
     "SERVICES_FINALIZER",
     "FailureMode",
@@ -95,4 +138,5 @@ __all__ = [
     "KubeSimulator",
     "ModelDelays",
     "RecordedRequest",
+    "SimulatedModule",
 ]

@@ -7,8 +7,9 @@ from types import MappingProxyType
 
 MANAGER_NAMESPACE = "kyma-system"
 MANAGER_DEPLOYMENT = "btp-manager-controller-manager"
+OPERATOR_CR_NAME = "btpoperator"  # the only BtpOperator btp-manager reconciles (in MANAGER_NAMESPACE)
 CREDENTIALS_SECRET = "sap-btp-manager"  # in MANAGER_NAMESPACE; keys CREDENTIAL_KEYS
-CONFIG_MAP = "sap-btp-manager"  # in MANAGER_NAMESPACE; key HardDeleteTimeout
+CONFIG_MAP = "sap-btp-manager"  # in MANAGER_NAMESPACE; keys HardDeleteTimeout, ReadyTimeout (Go durations)
 CREDENTIAL_KEYS = ("clientid", "clientsecret", "sm_url", "tokenurl", "cluster_id")
 DUMMY_CREDENTIALS: Mapping[str, str] = MappingProxyType(
     {
@@ -27,3 +28,17 @@ SERVICES_GROUP = "services.cloud.sap.com"
 INSTANCES_KEY = f"{SERVICES_GROUP}/serviceinstances"
 BINDINGS_KEY = f"{SERVICES_GROUP}/servicebindings"
 SERVICE_CRDS = (f"servicebindings.{SERVICES_GROUP}", f"serviceinstances.{SERVICES_GROUP}")
+
+# The operand: what btp-manager applies itself (module-resources/apply), every object labelled so.
+OPERAND_DEPLOYMENT = "sap-btp-operator-controller-manager"  # in MANAGER_NAMESPACE
+OPERAND_IMAGE_ENV = "SAP_BTP_SERVICE_OPERATOR"  # env of the manager container: the operand's image
+DEFAULT_OPERAND_IMAGE = (
+    "europe-docker.pkg.dev/kyma-project/prod/external/ghcr.io/sap/sap-btp-service-operator/"
+    "controller:v0.11.10"
+)
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+CHART_VERSION_LABEL = "chart-version"
+MODULE_LABEL = "kyma-project.io/module"
+MODULE_NAME = "btp-operator"
+# btp-manager's cache sees Secrets and ConfigMaps only with one of these managed-by values.
+VISIBLE_MANAGED_BY = ("btp-manager", "kcp-kyma-environment-broker")

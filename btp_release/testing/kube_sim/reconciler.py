@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import math
 from typing import Any
 
 import attrs
@@ -19,6 +20,9 @@ WARNING_REASONS = frozenset(
     {
         "MissingSecret",
         "InvalidSecret",
+        "ReconcileFailed",
+        "ProvisioningFailed",
+        "ResourceRemovalFailed",
         "ServiceInstancesAndBindingsNotCleaned",
         "OlderCRExists",
         "WrongNamespaceOrName",
@@ -30,13 +34,24 @@ WARNING_REASONS = frozenset(
 
 @attrs.frozen
 class ModelDelays:
-    """Reconcile passes each step takes (every request to the simulator is followed by one pass)."""
+    """Reconcile passes each step takes (every request to the simulator is followed by one pass).
+
+    ``pod_start``: passes from a pod's creation to running; ``operator``: passes a CR of a generic
+    module (:mod:`.module_model`) stays Processing, and its deletion takes; ``service``: passes a
+    ServiceInstance/ServiceBinding takes to be provisioned or deleted. ``seconds_per_pass`` turns
+    btp-manager's durations (``HardDeleteTimeout`` 20m, ``ReadyTimeout`` 5m, the requeue
+    intervals, or the Go durations of ConfigMap ``kyma-system/sap-btp-manager``) into passes:
+    ``ceil(seconds / seconds_per_pass)``, at least one. The simulator never reads a clock for them.
+    """
 
     pod_start: int = attrs.field(default=2, validator=attrs.validators.ge(1))
     operator: int = attrs.field(default=2, validator=attrs.validators.ge(1))
     service: int = attrs.field(default=2, validator=attrs.validators.ge(1))
-    deletion: int = attrs.field(default=3, validator=attrs.validators.ge(1))
-    deletion_with_timeout: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    seconds_per_pass: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
+
+    def passes(self, seconds: float) -> int:
+        """How many passes ``seconds`` of btp-manager time take (at least one)."""
+        return max(1, math.ceil(seconds / self.seconds_per_pass))
 
 
 def decoded_secret(secret: Obj) -> dict[str, str]:

@@ -18,9 +18,11 @@ import yaml
 from ..faultbook import FaultBook
 from ..simserver import SimulatorControls
 from .api import Api
-from .btp_model import FAILURE_MODES, BtpManagerModel, FailureMode
+from .btp_model import BtpManagerModel
 from .controllers import reconcile_crds, reconcile_namespaces
+from .failures import FAILURE_MODES, FailureMode
 from .faults import Fault
+from .module_model import ModuleModel, SimulatedModule
 from .names import DUMMY_CREDENTIALS
 from .reconciler import ModelDelays
 from .resources import ResourceType
@@ -38,9 +40,15 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
     """A stateful Kubernetes API server with a btp-manager model, on a real loopback socket.
 
     Every authenticated request is followed by one reconcile pass of the built-in controllers
-    (CRDs, namespaces, Deployments) and the btp-manager model, so a client that polls moves the
-    cluster forward; delays are counted in passes (:class:`ModelDelays`), never in seconds. Use
-    as a context manager, or ``start()``/``stop()``. Thread-safe: all state sits behind one lock.
+    (CRDs, namespaces, Deployments), the btp-manager model and the generic module models, so a
+    client that polls moves the cluster forward; delays are counted in passes
+    (:class:`ModelDelays`), never in seconds. Use as a context manager, or ``start()``/``stop()``.
+    Thread-safe: all state sits behind one lock.
+
+    ``failures``: failure modes on from the start (:data:`FAILURE_MODES`, see :meth:`fail`);
+    ``modules``: generic Kyma modules to play (:class:`SimulatedModule`); ``chart_versions``:
+    btp-manager image tag → the chart version it carries (default: the tag itself);
+    ``dummy_credentials``: the values that make instances fail to provision.
     """
 
     def __init__(
@@ -48,6 +56,8 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
         *,
         delays: ModelDelays | None = None,
         failures: Iterable[FailureMode] = (),
+        modules: Iterable[SimulatedModule] = (),
+        chart_versions: Mapping[str, str] | None = None,
         dummy_credentials: Mapping[str, str] = DUMMY_CREDENTIALS,
         auto_reconcile: bool = True,
         tls: bool = True,
@@ -69,7 +79,9 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
             delays=self.delays,
             failures=self._failures,
             dummy_credentials=dummy_credentials,
+            chart_versions=chart_versions or {},
         )
+        self._modules = ModuleModel(self._store, self.delays, self._failures, list(modules))
         self._faults = FaultBook[Fault]()
         self._passes = 0
         self.fail(*failures)
@@ -87,7 +99,8 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
         self._bootstrap()
 
     def _bootstrap(self) -> None:
-        """What a fresh single-node cluster has: system namespaces, a Ready node, priority classes."""
+        """What a fresh single-node k3s has: system namespaces, a Ready node, and only the system priority
+        classes (``system-cluster-critical``, ``system-node-critical``; no ``kyma-system`` one)."""
         store = self._store
         namespaces, nodes, classes = (
             store.type_for("/namespaces"),
@@ -210,7 +223,14 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
     # -- the models -----------------------------------------------------------------------
 
     def fail(self, *modes: FailureMode) -> None:
-        """Turn failure modes on: ``deployment_never_available``, ``cr_stuck``, ``crds_not_removed``."""
+        """Turn failure modes on (each is described in :data:`~.failures.FAILURE_DESCRIPTIONS`).
+
+        btp-manager: ``deployment_never_available``, ``cr_stuck``, ``crds_not_removed``,
+        ``reconciles_any_name``, ``no_operand_recovery``, ``image_not_restored``,
+        ``no_secret_recovery``, ``no_upgrade_while_deleting``, ``not_cleaned_as_deleting``;
+        generic modules: ``module_never_ready``, ``finalizer_never_removed``,
+        ``leaves_objects_behind``.
+        """
         unknown = set(modes) - FAILURE_MODES
         if unknown:
             raise ValueError(
@@ -242,6 +262,7 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
         reconcile_namespaces(self._store)
         self._deployments.reconcile()
         self._model.reconcile()
+        self._modules.reconcile()
 
     def reconcile(self, passes: int = 1) -> None:
         """Run reconcile passes now (as ``passes`` requests would)."""
@@ -257,7 +278,8 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
 
     @property
     def hard_delete_timeout(self) -> str | None:
-        """The ``HardDeleteTimeout`` (ConfigMap ``kyma-system/sap-btp-manager``) the last hard delete saw."""
+        """The ``HardDeleteTimeout`` (ConfigMap ``kyma-system/sap-btp-manager``) the last hard delete
+        used, as written there; ``None`` for the default (20m)."""
         with self._lock:
             return self._model.hard_delete_timeout
 

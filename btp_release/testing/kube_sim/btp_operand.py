@@ -1,0 +1,225 @@
+"""What btp-manager applies and deletes itself: the SAP BTP service operator (the operand).
+
+btp-manager renders ``module-resources/apply`` and applies every object with a get-then-create-or-
+update (a full replace: changes made by others are reverted), labelled ``chart-version: <chart
+version>``, ``app.kubernetes.io/managed-by: btp-manager`` and ``kyma-project.io/module:
+btp-operator``. The simulator applies a subset that shows the same behaviour: ConfigMap
+``sap-btp-operator-config``, Secret ``sap-btp-service-operator`` (the credentials without
+``cluster_id``), ServiceAccount ``sap-btp-operator``, Service ``sap-btp-operator-webhook-service``,
+Deployment ``sap-btp-operator-controller-manager`` (container ``manager``, the image of the
+manager's ``SAP_BTP_SERVICE_OPERATOR`` env) and the ServiceInstance/ServiceBinding CRDs. No webhook
+configurations, network policies, RBAC or certificates (the simulator serves no such API or
+does not need them).
+
+The chart version is what the manager image carries (btp-manager reads ``module-chart/chart/
+Chart.yaml`` from its image): here ``chart_versions[<manager image tag>]`` when the simulator was
+given that mapping, otherwise the tag itself (``btp-manager:1.3.20`` → ``chart-version: 1.3.20``), so
+rolling the manager to another tag is an upgrade that re-labels every operand object.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .names import (
+    CHART_VERSION_LABEL,
+    CREDENTIAL_KEYS,
+    DEFAULT_OPERAND_IMAGE,
+    MANAGED_BY_LABEL,
+    MANAGER_NAMESPACE,
+    MODULE_LABEL,
+    MODULE_NAME,
+    OPERAND_DEPLOYMENT,
+    OPERAND_IMAGE_ENV,
+)
+from .resources import CRD_KEY
+from .service_operator import SERVICE_BINDING_CRD, SERVICE_INSTANCE_CRD
+from .store import Store, identity, meta
+from .workloads import deployment_available
+
+Obj = dict[str, Any]
+MANAGER = "btp-manager"  # field manager and managed-by value
+OPERAND_SELECTOR = {
+    "control-plane": "controller-manager",
+    "app.kubernetes.io/instance": "sap-btp-operator",
+    "app.kubernetes.io/name": "sap-btp-operator",
+}
+# What btp-manager deletes (DeleteAllOf, label managed-by=btp-manager) when the module goes.
+MODULE_RESOURCE_KEYS = ("/configmaps", "/secrets", "/serviceaccounts", "/services", "apps/deployments")
+
+
+@attrs.frozen
+class RunningManager:
+    """The btp-manager process the model plays: its pod, image, chart version and operand image."""
+
+    pod_uid: str
+    image: str
+    chart_version: str
+    operand_image: str
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference (``latest`` when it has none; a digest is ignored)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else "latest"
+
+
+def label_value(text: str) -> str:
+    """``text`` made a valid label value (at most 63 characters of ``[A-Za-z0-9._-]``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", text)[:63].strip("._-")
+    return cleaned or "unknown"
+
+
+def running_manager(pod: Obj, chart_versions: Mapping[str, str]) -> RunningManager:
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    container = next((c for c in containers if c.get("name") == "manager"), containers[0])
+    image = str(container.get("image") or "")
+    env = {str(e.get("name")): str(e.get("value") or "") for e in container.get("env") or []}
+    tag = image_tag(image)
+    return RunningManager(
+        pod_uid=str(meta(pod).get("uid")),
+        image=image,
+        chart_version=label_value(chart_versions.get(tag, tag)),
+        operand_image=env.get(OPERAND_IMAGE_ENV) or DEFAULT_OPERAND_IMAGE,
+    )
+
+
+class Operand:
+    """Applies, watches and deletes the operand's objects (see module docstring)."""
+
+    def __init__(self, store: Store, failures: set[str]) -> None:
+        self.store = store
+        self.failures = failures
+        self.wanted_image: str | None = None  # the operand image of the last apply
+        self._created = False  # the Deployment was created once (``no_operand_recovery``)
+
+    def _labels(self, manager: RunningManager, extra: Mapping[str, str] = {}) -> dict[str, str]:
+        return {
+            **extra,
+            MANAGED_BY_LABEL: MANAGER,
+            CHART_VERSION_LABEL: manager.chart_version,
+            MODULE_LABEL: MODULE_NAME,
+        }
+
+    def desired(self, manager: RunningManager, credentials: Mapping[str, str]) -> list[tuple[str, Obj]]:
+        """The objects btp-manager applies, as (resource key, body), in its apply order."""
+        ns = MANAGER_NAMESPACE
+        data = {
+            k: base64.b64encode(v.encode()).decode() for k, v in credentials.items() if k in CREDENTIAL_KEYS
+        }
+        data.pop("cluster_id", None)
+        config = {"CLUSTER_ID": credentials.get("cluster_id", ""), "RELEASE_NAMESPACE": ns,
+                  "MANAGEMENT_NAMESPACE": ns, "ENABLE_LIMITED_CACHE": "true"}  # fmt: skip
+        container = {
+            "name": "manager",
+            "image": manager.operand_image,
+            "command": ["/manager"],
+            "env": [{"name": "APP_VERSION", "value": image_tag(manager.operand_image)}],
+            "envFrom": [{"configMapRef": {"name": "sap-btp-operator-config"}}],
+            "ports": [{"containerPort": 9443, "name": "webhook-server", "protocol": "TCP"}],
+        }
+        deployment = {
+            "metadata": {"name": OPERAND_DEPLOYMENT, "namespace": ns, "labels": dict(OPERAND_SELECTOR)},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": dict(OPERAND_SELECTOR)},
+                "template": {
+                    "metadata": {"labels": {**OPERAND_SELECTOR, MODULE_LABEL: MODULE_NAME}},
+                    "spec": {"serviceAccountName": "sap-btp-operator", "containers": [container]},
+                },
+            },
+        }  # fmt: skip
+        named = {"app.kubernetes.io/name": "sap-btp-operator"}
+        service = {
+            "ports": [{"port": 443, "targetPort": 9443, "protocol": "TCP"}],
+            "selector": OPERAND_SELECTOR,
+        }
+        out: list[tuple[str, Obj]] = [
+            ("/configmaps", {"metadata": {"name": "sap-btp-operator-config", "namespace": ns},
+                             "data": config}),
+            *((CRD_KEY, copy.deepcopy(crd)) for crd in (SERVICE_BINDING_CRD, SERVICE_INSTANCE_CRD)),
+            ("apps/deployments", deployment),
+            ("/secrets", {"metadata": {"name": "sap-btp-service-operator", "namespace": ns},
+                          "type": "Opaque", "data": data}),
+            ("/services", {"metadata": {"name": "sap-btp-operator-webhook-service", "namespace": ns},
+                           "spec": service}),
+            ("/serviceaccounts", {"metadata": {"name": "sap-btp-operator", "namespace": ns}}),
+        ]  # fmt: skip
+        for _key, body in out:
+            labels = meta(body).get("labels") or named
+            meta(body)["labels"] = self._labels(manager, labels)
+        return out
+
+    def apply(self, manager: RunningManager, credentials: Mapping[str, str]) -> None:
+        """Create what is missing, replace what differs (btp-manager's create-or-update)."""
+        self.wanted_image = manager.operand_image
+        for key, body in self.desired(manager, credentials):
+            rt = self.store.type_for(key)
+            assert rt is not None
+            live = self.store.get(rt, *identity(body))
+            if key == "apps/deployments":
+                if live is None and self._created and "no_operand_recovery" in self.failures:
+                    continue
+                self._created = True
+                if live is not None and "image_not_restored" in self.failures:
+                    spec = body["spec"]["template"]["spec"]
+                    live_spec = ((live.get("spec") or {}).get("template") or {}).get("spec") or {}
+                    spec["containers"] = copy.deepcopy(live_spec.get("containers") or spec["containers"])
+            if live is None:
+                self.store.create(rt, body, manager=MANAGER, check=False)
+            elif not meta(live).get("deletionTimestamp"):
+                updated = copy.deepcopy(live)
+                meta(updated)["labels"] = meta(body)["labels"]
+                for field in ("spec", "data", "type"):
+                    if field in body:
+                        updated[field] = body[field]
+                self.store.write(rt, updated, manager=MANAGER)
+
+    def deployment(self) -> Obj | None:
+        rt = self.store.type_for("apps/deployments")
+        assert rt is not None
+        return self.store.get(rt, MANAGER_NAMESPACE, OPERAND_DEPLOYMENT)
+
+    def watch_state(self) -> tuple[bool, str, str]:
+        """What btp-manager's Deployment watch reacts to: existence, ``Available``, ``Progressing``."""
+        found = self.deployment()
+        if found is None:
+            return (False, "", "")
+        statuses = {
+            c.get("type"): str(c.get("status")) for c in (found.get("status") or {}).get("conditions") or []
+        }
+        return (True, statuses.get("Available", ""), statuses.get("Progressing", ""))
+
+    def ready(self) -> bool:
+        """btp-manager's readiness of the operand: its Deployment ``Available`` and ``Progressing``."""
+        return self.watch_state() == (True, "True", "True")
+
+    def available(self) -> bool:
+        return deployment_available(self.deployment())
+
+    def delete_deployment(self) -> None:
+        rt = self.store.type_for("apps/deployments")
+        assert rt is not None
+        if self.deployment() is not None:
+            self.store.delete(rt, MANAGER_NAMESPACE, OPERAND_DEPLOYMENT)
+
+    def delete_module_resources(self) -> None:
+        """DeleteAllOf ``managed-by=btp-manager`` for each applied kind: namespaced ones in
+        kyma-system, CRDs cluster-wide (kept with ``crds_not_removed``)."""
+        keys = [*MODULE_RESOURCE_KEYS, *(() if "crds_not_removed" in self.failures else (CRD_KEY,))]
+        for key in keys:
+            rt = self.store.type_for(key)
+            assert rt is not None
+            namespace = MANAGER_NAMESPACE if rt.namespaced else None
+            for obj in list(self.store.list(rt, namespace)):
+                labelled = (meta(obj).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGER
+                if labelled and not meta(obj).get("deletionTimestamp"):
+                    self.store.delete(rt, *identity(obj))
+        self._created = False

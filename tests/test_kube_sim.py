@@ -30,15 +30,11 @@ from lightkube.resources.scheduling_v1 import PriorityClass
 from lightkube.types import CascadeType, PatchType
 
 from btp_release.testing.kube_sim import (
-    CONFIG_MAP,
     CREDENTIAL_KEYS,
     CREDENTIALS_SECRET,
-    DUMMY_CREDENTIALS,
     FORCE_DELETE_LABEL,
     MANAGER_DEPLOYMENT,
     MANAGER_NAMESPACE,
-    OPERATOR_FINALIZER,
-    SERVICES_FINALIZER,
     Fault,
     KubeError,
     KubeSimulator,
@@ -58,20 +54,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "btp-operator"
 MANIFEST = EXAMPLE / "manifests" / "btp-manager.yaml"
 DEFAULT_CR = EXAMPLE / "examples" / "btp-operator.yaml"
 NS = MANAGER_NAMESPACE
-CR_NAME = "e2e-test-btpoperator"
 OPERATOR_CRD = "btpoperators.operator.kyma-project.io"
-INSTANCES_CRD, BINDINGS_CRD = (
-    "serviceinstances.services.cloud.sap.com",
-    "servicebindings.services.cloud.sap.com",
-)
 BtpOperator = create_namespaced_resource(
     "operator.kyma-project.io", "v1alpha1", "BtpOperator", "btpoperators"
-)
-ServiceInstance = create_namespaced_resource(
-    "services.cloud.sap.com", "v1", "ServiceInstance", "serviceinstances"
-)
-ServiceBinding = create_namespaced_resource(
-    "services.cloud.sap.com", "v1", "ServiceBinding", "servicebindings"
 )
 REAL = {key: f"real-{key}" for key in CREDENTIAL_KEYS}
 DEPLOYMENT_YAML = "---\n" + MANIFEST.read_text().split("\n---\n")[-1]
@@ -119,11 +104,8 @@ def apply(client: Client, text: str, namespace: str | None = None) -> list[Any]:
 
 
 def install(client: Client, image: str | None = None) -> None:
-    """Prerequisites and the example module manifest (optionally with another manager image)."""
+    """Prerequisites (the namespace) and the example module manifest (optionally another manager image)."""
     client.apply(Namespace(metadata=ObjectMeta(name=NS)), field_manager="btp-release")
-    client.apply(
-        PriorityClass(metadata=ObjectMeta(name="kyma-system"), value=2000000), field_manager="btp-release"
-    )
     text = MANIFEST.read_text()
     if image:
         text = text.replace("europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.0", image)
@@ -135,57 +117,12 @@ def deployment_available(client: Client) -> Deployment | None:
     return deployment if cond(deployment, "Available").get("status") == "True" else None
 
 
-def credentials(client: Client, values: dict[str, str]) -> None:
-    labels = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
-    secret = Secret(
-        metadata=ObjectMeta(name=CREDENTIALS_SECRET, namespace=NS, labels=labels), stringData=values
-    )
-    client.create(secret)
-
-
-def ready_operator(client: Client) -> Any:
-    cr = codecs.load_all_yaml(DEFAULT_CR.read_text())[0]
-    cr["metadata"]["name"] = CR_NAME  # a generic resource is a dict: ``cr.metadata.name = …`` is lost
-    client.apply(cr, namespace=NS, field_manager="btp-release")
-
-    def ready() -> Any:
-        found = client.get(BtpOperator, CR_NAME, namespace=NS)
-        return found if cond(found, "Ready").get("reason") == "ReconcileSucceeded" else None
-
-    return poll(ready, "BtpOperator Ready")
-
-
-def provisioned_module(client: Client, values: dict[str, str]) -> None:
-    install(client)
-    poll(lambda: deployment_available(client), "deployment Available")
-    credentials(client, values)
-    ready_operator(client)
-
-
-def service_pair(client: Client, suffix: str) -> tuple[str, str]:
-    si, sb = f"si-{suffix}", f"sb-{suffix}"
-    spec = {"serviceOfferingName": "auditlog-management", "servicePlanName": "default"}
-    client.create(ServiceInstance(metadata=ObjectMeta(name=si, namespace=NS), spec=spec))
-    client.create(
-        ServiceBinding(metadata=ObjectMeta(name=sb, namespace=NS), spec={"serviceInstanceName": si})
-    )
-    return si, sb
-
-
 def merge(client: Client, kind: Any, name: str, patch: Any, namespace: str | None = NS) -> Any:
     return client.patch(kind, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
 
 
 def cm(name: str, namespace: str = "default", **fields: Any) -> ConfigMap:
     return ConfigMap(metadata=ObjectMeta(name=name, namespace=namespace, **fields.pop("meta", {})), **fields)
-
-
-def force_delete(client: Client) -> None:
-    merge(client, BtpOperator, CR_NAME, {"metadata": {"labels": {FORCE_DELETE_LABEL: "true"}}})
-
-
-def reason(client: Client, kind: Any, name: str, condition: str = "Ready") -> str | None:
-    return cond(client.get(kind, name, namespace=NS), condition).get("reason")
 
 
 def gone(client: Client, kind: Any, name: str, namespace: str | None = NS) -> bool:
@@ -504,12 +441,18 @@ def test_plain_http_option_and_logs_of_a_pod_still_starting() -> None:
         poll(lambda: deployment_available(client), "deployment Available")
 
 
-def test_missing_priority_class_fails_pod_creation(client: Client) -> None:
+def test_the_cluster_has_only_system_priority_classes_and_a_missing_one_fails_pod_creation(
+    client: Client,
+) -> None:
+    names = {pc.metadata.name for pc in client.list(PriorityClass)}
+    assert names == {"system-cluster-critical", "system-node-critical"}  # as on k3s: no kyma-system one
     client.apply(Namespace(metadata=ObjectMeta(name=NS)), field_manager="btp-release")
-    apply(client, MANIFEST.read_text())
+    documents = MANIFEST.read_text().split("\n---\n")
+    apply(client, "\n---\n".join(d for d in documents if "kind: PriorityClass" not in d))
     deployment = client.get(Deployment, MANAGER_DEPLOYMENT, namespace=NS)
     assert cond(deployment, "ReplicaFailure")["reason"] == "FailedCreate"
-    assert "no PriorityClass with name kyma-system" in cond(deployment, "ReplicaFailure")["message"]
+    failure = cond(deployment, "ReplicaFailure")["message"]
+    assert "no PriorityClass with name btp-manager-kyma-priority" in failure
     assert not list(client.list(Pod, namespace=NS))
 
 
@@ -526,187 +469,6 @@ def test_failure_deployment_never_available(sim: KubeSimulator, client: Client) 
     assert "unable to start manager" in "".join(client.log(pod.metadata.name, namespace=NS))
     backoff = [e for e in client.list(Event, namespace=NS) if e.reason == "BackOff"]
     assert backoff and backoff[0].type == "Warning" and backoff[0].count > 1
-
-
-def test_operator_waits_for_the_secret_then_becomes_ready(sim: KubeSimulator, client: Client) -> None:
-    install(client)
-    poll(lambda: deployment_available(client), "deployment Available")
-    client.apply(codecs.load_all_yaml(DEFAULT_CR.read_text())[0], namespace=NS, field_manager="btp-release")
-    warning = client.get(BtpOperator, "btpoperator", namespace=NS)
-    assert warning.status["state"] == "Warning" and cond(warning, "Ready")["reason"] == "MissingSecret"
-    assert warning.metadata.finalizers == [OPERATOR_FINALIZER]
-    credentials(client, REAL)
-
-    def ready() -> Any:
-        found = client.get(BtpOperator, "btpoperator", namespace=NS)
-        return found if found.status["state"] == "Ready" else None
-
-    ready_condition = cond(poll(ready, "BtpOperator Ready"), "Ready")
-    del ready_condition["lastTransitionTime"]
-    assert ready_condition == {
-        "type": "Ready", "status": "True", "reason": "ReconcileSucceeded",
-        "message": "Module reconciliation succeeded", "observedGeneration": 1,
-    }  # fmt: skip
-    for name in (INSTANCES_CRD, BINDINGS_CRD):
-        crd = client.get(CustomResourceDefinition, name)
-        assert cond(crd, "Established")["status"] == "True"
-        assert crd.spec.scope == "Namespaced" and crd.spec.versions[0].subresources.status == {}
-    events = client.list(Event, namespace=NS, fields={"involvedObject.kind": "BtpOperator"})
-    assert {"MissingSecret", "ReconcileSucceeded"} <= {event.reason for event in events}
-    pods = sim.pods(NS, MANAGER_DEPLOYMENT)
-    assert any("BtpOperator reconciled" in line for line in sim.pod_log(NS, pods[0]["metadata"]["name"]))
-
-
-def test_failure_cr_stuck(sim: KubeSimulator, client: Client) -> None:
-    sim.fail("cr_stuck")
-    install(client)
-    poll(lambda: deployment_available(client), "deployment Available")
-    credentials(client, REAL)
-    client.apply(
-        BtpOperator(metadata=ObjectMeta(name=CR_NAME, namespace=NS), spec={}), field_manager="btp-release"
-    )
-    for _ in range(10):
-        cr = client.get(BtpOperator, CR_NAME, namespace=NS)
-    assert cr.status["state"] == "Processing" and cond(cr, "Ready")["reason"] == "Processing"
-    assert gone(client, CustomResourceDefinition, INSTANCES_CRD, None)
-
-
-def test_real_credentials_provision_instances_and_bindings(client: Client) -> None:
-    provisioned_module(client, REAL)
-    incomplete = ServiceInstance(
-        metadata=ObjectMeta(name="x", namespace=NS), spec={"serviceOfferingName": "o"}
-    )
-    with pytest.raises(ApiError) as invalid:
-        client.create(incomplete)
-    assert (
-        invalid.value.status.code == 422
-        and "spec.servicePlanName: Required value" in invalid.value.status.message
-    )
-    si, sb = service_pair(client, "run1")
-    poll(lambda: reason(client, ServiceBinding, sb) == "Provisioned", "binding Provisioned")
-    instance = client.get(ServiceInstance, si, namespace=NS)
-    assert cond(instance, "Ready")["status"] == "True" and instance.status["instanceID"]
-    assert SERVICES_FINALIZER in instance.metadata.finalizers
-    secret = client.get(Secret, sb, namespace=NS)
-    assert set(secret.data) == {"clientid", "clientsecret", "url"}
-
-
-def test_dummy_credentials_never_provision(client: Client) -> None:
-    provisioned_module(client, dict(DUMMY_CREDENTIALS))
-    si, sb = service_pair(client, "run2")
-    for _ in range(6):
-        instance = client.get(ServiceInstance, si, namespace=NS)
-    assert (cond(instance, "Ready")["reason"], cond(instance, "Succeeded")["reason"]) == (
-        "NotProvisioned",
-        "CreateInProgress",
-    )
-    assert reason(client, ServiceBinding, sb) == "NotProvisioned"
-
-
-def deprovision(
-    sim: KubeSimulator, client: Client, values: dict[str, str], *, config_map: bool = False
-) -> int:
-    """The seed E2E's deprovisioning checks; returns the requests the hard delete took."""
-    provisioned_module(client, values)
-    if config_map:
-        client.create(
-            ConfigMap(metadata=ObjectMeta(name=CONFIG_MAP, namespace=NS), data={"HardDeleteTimeout": "10s"})
-        )
-    si, sb = service_pair(client, "dep")
-    expected = "Provisioned" if values == REAL else "NotProvisioned"
-    poll(lambda: reason(client, ServiceBinding, sb) == expected, f"binding {expected}")
-    client.delete(BtpOperator, CR_NAME, namespace=NS)
-    for _ in range(5):
-        cr = client.get(BtpOperator, CR_NAME, namespace=NS)
-    assert cr.metadata.deletionTimestamp and cr.status["state"] == "Warning"
-    assert (cond(cr, "Ready")["status"], cond(cr, "Ready")["reason"]) == (
-        "False",
-        "ServiceInstancesAndBindingsNotCleaned",
-    )
-    for kind, name in ((ServiceInstance, si), (ServiceBinding, sb)):  # untouched
-        found = client.get(kind, name, namespace=NS)
-        assert found.metadata.deletionTimestamp is None and cond(found, "Ready")["reason"] == expected
-    force_delete(client)
-    before = len(sim.requests)
-    poll(lambda: gone(client, BtpOperator, CR_NAME), "BtpOperator gone")
-    took = len(sim.requests) - before
-    for name in (INSTANCES_CRD, BINDINGS_CRD):
-        assert gone(client, CustomResourceDefinition, name, None)
-    assert not [e for e in sim.inventory() if e[0].startswith("services.cloud.sap.com/")]
-    assert not [e for e in sim.inventory() if e[0] == "/secrets" and e[2] == sb]  # binding secret collected
-    for obj in reversed(codecs.load_all_yaml(MANIFEST.read_text())):  # uninstall
-        namespace = getattr(obj.metadata, "namespace", None)
-        kwargs = {"namespace": namespace} if namespace else {}
-        client.delete(type(obj), obj.metadata.name, **kwargs)
-    client.delete(Secret, CREDENTIALS_SECRET, namespace=NS)
-    client.delete(Namespace, NS)
-    poll(lambda: gone(client, Namespace, NS, None), "namespace gone")
-    return took
-
-
-def test_whole_deprovisioning_with_real_credentials(sim: KubeSimulator, client: Client) -> None:
-    deprovision(sim, client, REAL)
-    assert sim.hard_delete_timeout is None
-
-
-def test_whole_deprovisioning_with_dummy_credentials_and_hard_delete_timeout(client: Client) -> None:
-    with KubeSimulator() as slow, connect(slow) as slow_client:
-        without = deprovision(slow, slow_client, dict(DUMMY_CREDENTIALS))
-    with KubeSimulator() as fast, connect(fast) as fast_client:
-        with_timeout = deprovision(fast, fast_client, dict(DUMMY_CREDENTIALS), config_map=True)
-        assert fast.hard_delete_timeout == "10s"
-    assert with_timeout < without
-
-
-def test_failure_crds_not_removed(sim: KubeSimulator, client: Client) -> None:
-    sim.fail("crds_not_removed")
-    provisioned_module(client, REAL)
-    force_delete(client)
-    client.delete(BtpOperator, CR_NAME, namespace=NS)
-    poll(lambda: gone(client, BtpOperator, CR_NAME), "BtpOperator gone")
-    for _ in range(3):
-        crd = client.get(CustomResourceDefinition, INSTANCES_CRD)
-    assert crd.metadata.deletionTimestamp is None
-
-
-def test_upgrade_rolls_the_pod_and_keeps_services_ready(sim: KubeSimulator, client: Client) -> None:
-    provisioned_module(client, REAL)
-    si, sb = service_pair(client, "old")
-    poll(lambda: reason(client, ServiceBinding, sb) == "Provisioned", "binding Provisioned")
-    [old_pod] = client.list(Pod, namespace=NS)
-    install(client, image="europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.3.0")
-    deployment = client.get(Deployment, MANAGER_DEPLOYMENT, namespace=NS)
-    assert deployment.metadata.generation == 2
-    # As on a cluster, the old pod keeps the Deployment Available while the new one starts:
-    # "rolled out" is Progressing/NewReplicaSetAvailable with the new pod, not Available alone.
-    assert cond(deployment, "Available")["status"] == "True"
-    assert cond(deployment, "Progressing")["reason"] == "ReplicaSetUpdated"
-
-    def rolled() -> Pod | None:
-        pods = list(client.list(Pod, namespace=NS))
-        ready = deployment_available(client)
-        done = ready and cond(ready, "Progressing")["reason"] == "NewReplicaSetAvailable" and len(pods) == 1
-        return pods[0] if done and pods[0].metadata.name != old_pod.metadata.name else None
-
-    new_pod = poll(rolled, "rollout complete")
-    assert "btp-manager:1.3.0" in "".join(client.log(new_pod.metadata.name, namespace=NS))
-    assert client.get(Deployment, MANAGER_DEPLOYMENT, namespace=NS).status.observedGeneration == 2
-    assert reason(client, BtpOperator, CR_NAME) == "ReconcileSucceeded"
-    assert (
-        reason(client, ServiceInstance, si) == "Provisioned"
-        and reason(client, ServiceBinding, sb) == "Provisioned"
-    )
-    _, new_sb = service_pair(client, "new")
-    poll(lambda: reason(client, ServiceBinding, new_sb) == "Provisioned", "new binding Provisioned")
-    scaled = [e.message for e in client.list(Event, namespace=NS) if e.reason == "ScalingReplicaSet"]
-    assert any("Scaled down" in message for message in scaled)
-
-
-def test_unknown_failure_mode_is_rejected() -> None:
-    with pytest.raises(ValueError, match="unknown failure mode"):
-        KubeSimulator().fail("nope")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="operator"):
-        ModelDelays(operator=0)
 
 
 # -- kubectl --------------------------------------------------------------------------------
@@ -738,13 +500,6 @@ def test_kubectl_drives_the_whole_scenario(
     assert "kube-system" in kubectl("get", "ns").stdout
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
     kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(namespace))
-    priority = {
-        "apiVersion": "scheduling.k8s.io/v1",
-        "kind": "PriorityClass",
-        "metadata": {"name": NS},
-        "value": 1,
-    }
-    kubectl("create", "-f", "-", stdin=yaml.safe_dump(priority))
     assert "serverside-applied" in kubectl("apply", "--server-side", "-f", str(MANIFEST)).stdout
 
     def available() -> bool:
@@ -754,7 +509,12 @@ def test_kubectl_drives_the_whole_scenario(
 
     poll(available, "deployment Available (kubectl)")
     assert "starting manager" in kubectl("logs", "-n", NS, f"deploy/{MANAGER_DEPLOYMENT}").stdout
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": CREDENTIALS_SECRET, "namespace": NS}}
+    labels = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}  # else btp-manager cannot see it
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": CREDENTIALS_SECRET, "namespace": NS, "labels": labels},
+    }
     kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump({**secret, "stringData": REAL}))
     kubectl("apply", "--server-side", "-n", NS, "-f", str(DEFAULT_CR))
     poll(lambda: "Ready" in kubectl("get", "btpoperators", "-A").stdout, "btpoperators Ready (kubectl)")

@@ -160,6 +160,7 @@ class BtpManagerModel(Reconciler):
         self._manager: RunningManager | None = None
         self._config_version: str | None = None
         self._tracks: dict[str, _Track] = {}
+        self._seen: dict[str, int] = {}  # CR uid -> order first seen (creation order, one per request)
 
     # -- pods -------------------------------------------------------------------------------
 
@@ -280,16 +281,19 @@ class BtpManagerModel(Reconciler):
 
     def _reconcile_operators(self, rt: ResourceType, manager: RunningManager) -> None:
         crs = self.store.list(rt)
+        for cr in crs:
+            self._seen.setdefault(str(meta(cr).get("uid")), len(self._seen))
         if "reconciles_any_name" in self.failures:  # the rule before 1.2.6: the oldest CR wins
             ours = sorted(
                 (cr for cr in crs if identity(cr)[0] == MANAGER_NAMESPACE),
-                key=lambda cr: (str(meta(cr).get("creationTimestamp")), identity(cr)[1]),
+                key=lambda cr: self._seen[str(meta(cr).get("uid"))],
             )
             primary = identity(ours[0]) if ours else None
         else:
             primary = (MANAGER_NAMESPACE, OPERATOR_CR_NAME)
         for cr in list(crs):
             if identity(cr) == primary:
+                self._last_deleted(rt, cr)
                 self._reconcile_primary(rt, cr, manager)
             elif not meta(cr).get("deletionTimestamp"):
                 if (
@@ -301,6 +305,12 @@ class BtpManagerModel(Reconciler):
                     self._state(rt, cr, "Warning", "OlderCRExists", message)
                 else:
                     self._state(rt, cr, "Warning", "WrongNamespaceOrName", WRONG_NAME_MESSAGE)
+
+    def _last_deleted(self, rt: ResourceType, cr: Obj) -> None:
+        """btp-manager's second controller (serviceinstance_controller.go): when the last instance
+        and binding are gone while the CR is NotCleaned, it sets Deleting/HardDeleting."""
+        if _reason(cr) == NOT_CLEANED and self._counts() == (0, 0):
+            self._state(rt, cr, "Deleting", "HardDeleting", "BtpOperator is to be deleted")
 
     def _watch_key(self, cr: Obj, manager: RunningManager) -> tuple[Any, ...]:
         state = (cr.get("status") or {}).get("state")
@@ -335,6 +345,16 @@ class BtpManagerModel(Reconciler):
             return
         track.key, track.idle = key, 0
         self._handle(rt, cr, track, manager)
+        self._settle(rt, cr, track)
+
+    def _settle(self, rt: ResourceType, cr: Obj, track: _Track) -> None:
+        """The model's own status write is an update event, which btp-manager's predicate drops
+        when the CR is now Warning/Error (not being deleted): it must not trigger a reconcile."""
+        current = self.store.get(rt, *identity(cr))
+        if current is not None and track.key is not None and track.job is None:
+            status = current.get("status") or {}
+            if status.get("state") in ("Warning", "Error") and not meta(current).get("deletionTimestamp"):
+                track.key = (None, *track.key[1:])
 
     def _handle(self, rt: ResourceType, cr: Obj, track: _Track, manager: RunningManager) -> None:
         deleting = bool(meta(cr).get("deletionTimestamp"))
@@ -385,6 +405,7 @@ class BtpManagerModel(Reconciler):
             track.job = None
             reason = "ProvisioningFailed" if job.kind == "provision" else "ReconcileFailed"
             self._state(rt, cr, "Error", reason, READINESS_TIMEOUT)
+            self._settle(rt, cr, track)
             return
         job.passes += 1
 

@@ -53,7 +53,8 @@ def test_the_main_scenario_from_files_passes(
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "[main] passed" in out and "BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)" in out
+    assert "[main] passed" in out
+    assert "BtpOperator kyma-system/btpoperator state Ready, Ready=True (ReconcileSucceeded)" in out
     assert (tmp_path / "r" / "junit.xml").is_file()
 
 
@@ -80,7 +81,10 @@ def test_a_failing_step_exits_9_with_the_diagnostics(
     report = json.loads(captured.out)
     assert report["passed"] is False and report["diagnostics"].endswith("diagnostics.tar.gz")
     assert [s["outcome"] for s in report["steps"]][-1] == "failed"
-    assert captured.err.startswith("error: E2E failed: main: BtpOperator e2e-test-btpoperator Ready")
+    # the default scenarios start with the generic one
+    assert captured.err.startswith(
+        "error: E2E failed: module: default CR BtpOperator kyma-system/btpoperator Ready"
+    )
     assert "Traceback" not in captured.err
 
 
@@ -97,6 +101,53 @@ def test_real_credentials_missing_exit_2_before_the_cluster_is_touched(
     err = capsys.readouterr().err
     assert "SM_CLIENT_ID" in err and "SM_URL," not in err
     assert len(simulator.requests) == before
+
+
+@pytest.mark.parametrize(
+    ("environ", "said"),
+    [
+        (
+            {
+                "SM_CLIENT_ID": "plain-id",
+                "SM_CLIENT_SECRET": "c2VjcmV0",
+                "SM_URL": "dXJs",
+                "SM_TOKEN_URL": "dA==",
+            },
+            "SM_CLIENT_ID is not base64",
+        ),
+        ({"SM_CREDENTIALS_ENCODING": "rot13"}, "SM_CREDENTIALS_ENCODING must be base64 or plain"),
+    ],
+)
+def test_credentials_in_the_wrong_encoding_exit_2_before_the_cluster_is_touched(
+    sim: tuple[KubeSimulator, Path], capsys: pytest.CaptureFixture[str], environ: dict[str, str], said: str
+) -> None:
+    simulator, kubeconfig = sim
+    before = len(simulator.requests)
+    code = main(
+        ["test-module", *FILES, "--kubeconfig", str(kubeconfig), "--credentials", "real"], environ=environ
+    )
+    assert code == 2
+    assert said in capsys.readouterr().err
+    assert len(simulator.requests) == before
+
+
+def test_plain_credentials_when_told_so(
+    sim: tuple[KubeSimulator, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, kubeconfig = sim
+    environ = {
+        "SM_CREDENTIALS_ENCODING": "plain",
+        "SM_CLIENT_ID": "id",
+        "SM_CLIENT_SECRET": "a-plain-secret",
+        "SM_URL": "https://sm",
+        "SM_TOKEN_URL": "https://t",
+    }
+    argv = ["test-module", *FILES, "--kubeconfig", str(kubeconfig), "--credentials", "real"]
+    code = main([*argv, "--scenario", "main", *FAST, "--out", str(tmp_path / "r")], environ=environ)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "create Secret sap-btp-manager (real credentials, given plain)" in out
+    assert "ServiceInstance si-main-cli Ready" in out
 
 
 def test_a_missing_kubeconfig_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

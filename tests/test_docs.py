@@ -35,7 +35,8 @@ def test_testing_on_k3s_example_runs_against_the_simulator(
         namespace["sim"].stop()  # type: ignore[attr-defined]
     out = capsys.readouterr().out
     assert out.startswith("True ")
-    assert "passed   " in out and "BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)" in out
+    assert "passed   " in out
+    assert "BtpOperator kyma-system/btpoperator state Ready, Ready=True (ReconcileSucceeded)" in out
     assert "JUnit:" in out and "diagnostics:" not in out
 
 

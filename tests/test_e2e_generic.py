@@ -49,7 +49,14 @@ def test_the_plugin_is_found_by_name_or_by_the_default_crs_kind() -> None:
     assert plugin_for(btp_operator(name="")) is not None  # by kind: BtpOperator
     other = ModuleManifests("r/x@sha256:1", b"", b"apiVersion: x.io/v1\nkind: Sample\nmetadata: {name: s}\n")
     assert plugin_for(other) is None and available_scenarios(other) == ("module",)
-    assert available_scenarios(btp_operator()) == ("main", "upgrade", "module")
+    assert available_scenarios(btp_operator()) == (
+        "main",
+        "upgrade",
+        "upgrade-while-deleting",
+        "recovery",
+        "wrong-cr",
+        "module",
+    )
 
 
 def test_btp_operator_passes_the_generic_scenario(kube: KubeClient, tmp_path: Path) -> None:

@@ -1,17 +1,16 @@
-"""The E2E scenarios against the Kubernetes API simulator and its scripted btp-manager.
+"""The btp-operator E2E scenarios pass against the Kubernetes API simulator and its btp-manager model.
 
-Real clusters cannot run here; the simulator (btp_release/testing/kube_sim, cross-checked with
-kubectl) models the API subset and btp-manager's behaviour for real and dummy credentials, and its
-failure modes. Each failure must give the right failed step, a JUnit report and a diagnostics bundle.
+Real clusters cannot run here; the simulator (btp_release/testing/kube_sim, modelled on btp-manager at
+c70cd184) plays btp-manager for real and dummy credentials. What each failure mode of the model does to
+the scenarios is in tests/test_e2e_failures.py.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import shutil
-import tarfile
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,17 @@ import attrs
 import pytest
 
 from btp_release.cluster import Completed
-from btp_release.e2e import DUMMY_CREDENTIALS, E2ESettings, ServiceCredentials
+from btp_release.e2e import DUMMY_CREDENTIALS, ServiceCredentials
+from btp_release.e2e.btp_checks import install
+from btp_release.e2e.report import Steps
 from btp_release.e2e.run import (
     ClusterRunner,
-    ModuleManifests,
     fetch_module,
     kubeconfig_runner,
     registry_client,
     run_scenarios,
 )
+from btp_release.e2e.scenarios import ScenarioRun
 from btp_release.errors import InvalidInput, NotFound
 from btp_release.kube import KubeClient
 from btp_release.localservices.registry import registry_binary
@@ -39,25 +40,21 @@ from btp_release.testing import FakeClock, LocalRegistry
 from btp_release.testing.kube_sim import DUMMY_CREDENTIALS as SIM_DUMMY
 from btp_release.testing.kube_sim import KubeSimulator
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
-MANIFEST = (EXAMPLE / "manifests" / "btp-manager.yaml").read_bytes()
-DEFAULT_CR = (EXAMPLE / "examples" / "btp-operator.yaml").read_bytes()
-REAL = ServiceCredentials.from_environ(
-    {
-        "SM_CLIENT_ID": "id",
-        "SM_CLIENT_SECRET": "real-secret",
-        "SM_URL": "https://sm",
-        "SM_TOKEN_URL": "https://t",
-    }
+from .e2e_support import (
+    DEFAULT_CR,
+    ENCODED,
+    EXAMPLE,
+    MANIFEST,
+    PLAIN,
+    REAL,
+    SETTINGS,
+    junit_cases,
+    kube_client,
+    module,
+    previous,
 )
-SETTINGS = E2ESettings(
-    run_id="4711",
-    poll_interval=1.0,
-    deployment_timeout=60,
-    ready_timeout=60,
-    instance_timeout=60,
-    deletion_timeout=60,
-)
+
+__all__ = ["DEFAULT_CR", "MANIFEST", "junit_cases"]  # test_e2e_generic reads them from here
 
 
 @pytest.fixture
@@ -68,121 +65,171 @@ def sim() -> Iterator[KubeSimulator]:
 
 @pytest.fixture
 def kube(sim: KubeSimulator, tmp_path: Path) -> KubeClient:
-    clock = FakeClock()
-    return KubeClient.from_kubeconfig(
-        sim.kubeconfig(tmp_path / "kubeconfig"), clock=clock, sleeper=clock.sleep
-    )
-
-
-def module(manifest: bytes = MANIFEST, reference: str = "registry/module@sha256:new") -> ModuleManifests:
-    return ModuleManifests(reference, manifest, DEFAULT_CR)
-
-
-def junit_cases(path: Path) -> dict[str, str]:
-    root = ET.parse(path).getroot()  # noqa: S314 - our own file
-    cases = {}
-    for case in root.iter("testcase"):
-        outcome = (
-            "failed"
-            if case.find("failure") is not None
-            else "skipped"
-            if case.find("skipped") is not None
-            else "passed"
-        )
-        cases[f"{case.get('classname')}: {case.get('name')}"] = outcome
-    return cases
+    return kube_client(sim, tmp_path)
 
 
 def test_the_dummy_credentials_are_the_ones_the_model_knows() -> None:
     assert dict(SIM_DUMMY) == DUMMY_CREDENTIALS
 
 
-def test_main_scenario_with_dummy_credentials_passes_and_cleans_up(
+READY = "state Ready, Ready=True (ReconcileSucceeded)"
+
+
+def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
     kube: KubeClient, sim: KubeSimulator, tmp_path: Path
 ) -> None:
-    report = run_scenarios(kube, module(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS)
+    """The generic scenario, main and upgrade-while-deleting run; upgrade needs real credentials."""
+    report = run_scenarios(
+        kube, module(), ServiceCredentials.dummy(), tmp_path / "e2e", previous=previous(), settings=SETTINGS
+    )
     assert report.passed, report.summary
     assert report.diagnostics is None
     cases = junit_cases(report.junit)
-    assert cases["main: BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)"] == "passed"
+    assert list(dict.fromkeys(case.split(":")[0] for case in cases)) == [
+        "module",
+        "main",
+        "upgrade-while-deleting",
+        "upgrade",
+    ]
+    # the default CR as shipped: kyma-system/btpoperator, the only one btp-manager reconciles
+    assert cases[f"main: BtpOperator kyma-system/btpoperator {READY}"] == "passed"
     assert cases["main: ServiceInstance si-main-4711 not provisioned (dummy credentials)"] == "passed"
+    for check in (
+        "BtpOperator default/btpoperator rejected: state Warning, Ready=False (WrongNamespaceOrName), "
+        "no finalizer",
+        "BtpOperator kyma-system/btpoperator-test rejected: state Warning, Ready=False "
+        "(WrongNamespaceOrName), no finalizer",
+        "btp-manager restores the operand image: Deployment Available again",
+        "delete the operand Deployment sap-btp-operator-controller-manager: re-created (a new UID)",
+        "re-create Secret sap-btp-manager: BtpOperator kyma-system/btpoperator " + READY,
+        "delete BtpOperator kyma-system/btpoperator: kept, state Warning, Ready=False "
+        "(ServiceInstancesAndBindingsNotCleaned)",
+        "delete the operand Deployment while ServiceInstancesAndBindingsNotCleaned: re-created, "
+        "CR still held",
+    ):
+        assert cases[f"main: {check}"] == "passed", check
+    assert (
+        cases[
+            "upgrade-while-deleting: the new manager re-applies the operand: chart-version other than 1.1.0, "
+            "a new resourceVersion"
+        ]
+        == "passed"
+    )
     assert cases["upgrade: upgrade from the latest release"] == "skipped"
-    assert "skipped: upgrade" in report.summary
-    # everything the scenario made is gone again
+    assert (
+        "skipped: " in report.summary and "upgrade (needs real Service Manager credentials)" in report.summary
+    )
+    # everything the scenarios made is gone again
     assert sim.get("deployments.apps", "btp-manager-controller-manager", "kyma-system") is None
+    assert sim.get("deployments.apps", "sap-btp-operator-controller-manager", "kyma-system") is None
     assert sim.get("secrets", "sap-btp-manager", "kyma-system") is None
+    assert sim.get("configmaps", "sap-btp-manager", "kyma-system") is None
     assert (
         sim.get("customresourcedefinitions.apiextensions.k8s.io", "serviceinstances.services.cloud.sap.com")
         is None
     )
 
 
-def test_main_and_upgrade_with_real_credentials(kube: KubeClient, sim: KubeSimulator, tmp_path: Path) -> None:
-    old = MANIFEST.replace(b"btp-manager:1.2.0", b"btp-manager:1.1.0")
+@pytest.mark.parametrize("scenario", ["recovery", "wrong-cr"])
+def test_the_parts_of_main_pass_alone(
+    kube: KubeClient, sim: KubeSimulator, tmp_path: Path, scenario: str
+) -> None:
+    report = run_scenarios(
+        kube, module(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS, scenarios=[scenario]
+    )
+    assert report.passed, report.summary
+    cases = junit_cases(report.junit)
+    assert {case.split(":")[0] for case in cases} == {scenario}
+    assert sim.get("deployments.apps", "btp-manager-controller-manager", "kyma-system") is None
+    if scenario == "wrong-cr":  # made before the right one, as btp-manager's multiple_btpoperators.sh does
+        names = list(cases)
+        rejected = names.index(
+            "wrong-cr: BtpOperator kyma-system/btpoperator-test rejected: state Warning, Ready=False "
+            "(WrongNamespaceOrName), no finalizer"
+        )
+        assert rejected < names.index(
+            f"wrong-cr: BtpOperator kyma-system/btpoperator {READY} beside the wrong ones"
+        )
+
+
+def test_every_scenario_with_real_credentials(kube: KubeClient, sim: KubeSimulator, tmp_path: Path) -> None:
     report = run_scenarios(
         kube,
         module(),
         REAL,
         tmp_path / "e2e",
-        previous=module(old, "registry/module:v1.1.0"),
+        previous=previous(),
         settings=SETTINGS,
+        scenarios=["main", "upgrade", "upgrade-while-deleting", "recovery", "wrong-cr"],
     )
     assert report.passed, report.summary
     cases = junit_cases(report.junit)
     assert cases["main: ServiceInstance si-main-4711 Ready"] == "passed"
     assert cases["upgrade: ServiceInstance si-old-4711 Ready"] == "passed"
-    assert cases["upgrade: a new ServiceBinding sb-new-4711 on the old instance"] == "passed"
-    assert all(outcome == "passed" for outcome in cases.values())
-    # the real secret value went to the cluster, but never into the report
-    assert "real-secret" not in report.junit.read_text()
+    assert cases["upgrade: ServiceBinding sb-new-4711 Ready"] == "passed"
+    assert cases[f"upgrade: BtpOperator kyma-system/btpoperator {READY} (the new version)"] == "passed"
+    # btp-manager's upgrade-while-deleting job always runs with dummy credentials
+    assert (
+        cases["upgrade-while-deleting: create Secret sap-btp-manager (dummy credentials, given plain)"]
+        == "passed"
+    )
+    assert cases["main: create Secret sap-btp-manager (real credentials, given base64)"] == "passed"
+    assert all(outcome in ("passed", "skipped") for outcome in cases.values())
+    # the real secret went to the cluster, but never into the report
+    junit = report.junit.read_text()
+    assert "real-secret-value" not in junit and ENCODED["SM_CLIENT_SECRET"] not in junit
 
 
-@pytest.mark.parametrize(
-    ("failure", "failed_step", "awaited"),
-    [
-        (
-            "deployment_never_available",
-            "main: deployment btp-manager-controller-manager rolled out and Available",
-            "to roll out and be Available",
-        ),
-        (
-            "cr_stuck",
-            "main: BtpOperator e2e-test-btpoperator Ready (ReconcileSucceeded)",
-            "Ready=True with reason ReconcileSucceeded",
-        ),
-        ("crds_not_removed", "main: the service CRDs are removed", "to be gone"),
-    ],
-)
-def test_each_failure_mode_fails_its_step_with_a_report_and_diagnostics(
-    kube: KubeClient, sim: KubeSimulator, tmp_path: Path, failure: str, failed_step: str, awaited: str
+@pytest.mark.parametrize("encoding", ["base64", "plain"])
+def test_the_secret_holds_the_credentials_once_encoded(
+    kube: KubeClient, sim: KubeSimulator, tmp_path: Path, encoding: str
 ) -> None:
-    sim.fail(failure)  # type: ignore[arg-type]
-    report = run_scenarios(kube, module(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS)
-    assert not report.passed
-    cases = junit_cases(report.junit)
-    assert cases[failed_step] == "failed"
-    assert list(cases)[-1] == failed_step  # nothing ran after the failing step
-    assert awaited in report.summary and "last observed" in report.summary
-    assert report.diagnostics is not None
-    files = set(report.diagnostics.files)
-    assert {"events-kyma-system.txt", "deployments-kyma-system.txt", "applied-module-manifest.yaml"} <= files
-    assert any(name.startswith("logs-kyma-system-btp-manager") for name in files)
-    secrets = (report.diagnostics.directory / "secrets-kyma-system.json").read_text()
-    assert "<redacted>" in secrets and "ZHVtbXk" not in secrets  # no base64 of the dummy values
-    with tarfile.open(report.diagnostics.tarball) as archive:
-        assert "diagnostics/events-kyma-system.txt" in archive.getnames()
+    """btp-manager's CI hands over base64 values and puts them into data as they are; plain values are
+    encoded here. Either way the cluster's Secret decodes to the plain values, labelled for btp-manager."""
+    given = ENCODED if encoding == "base64" else PLAIN
+    credentials = ServiceCredentials.from_environ(
+        {**given, "SM_CREDENTIALS_ENCODING": encoding}, cluster_id="c-9"
+    )
+    run = ScenarioRun(kube, Steps(kube.clock), SETTINGS, "main")
+    install(run, MANIFEST, credentials)
+    secret = sim.get("secrets", "sap-btp-manager", "kyma-system")
+    assert secret is not None
+    decoded = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    assert decoded == {
+        "clientid": PLAIN["SM_CLIENT_ID"],
+        "clientsecret": PLAIN["SM_CLIENT_SECRET"],
+        "sm_url": PLAIN["SM_URL"],
+        "tokenurl": PLAIN["SM_TOKEN_URL"],
+        "cluster_id": "c-9",
+    }
+    assert secret["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
 
 
-def test_the_crash_looping_manager_shows_in_the_diagnostics(
+def test_no_priority_class_of_others_is_created_or_deleted(
     kube: KubeClient, sim: KubeSimulator, tmp_path: Path
 ) -> None:
-    sim.fail("deployment_never_available")
-    report = run_scenarios(kube, module(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS)
-    assert report.diagnostics is not None
-    events = (report.diagnostics.directory / "events-kyma-system.txt").read_text()
-    assert "BackOff" in events
-    pods = (report.diagnostics.directory / "pods-kyma-system.txt").read_text()
-    assert "btp-manager-controller-manager" in pods
+    """btp-manager ships its own PriorityClass (btp-manager-kyma-priority, since 1.1.17); the scenarios
+    touch no other one, so an existing cluster's kyma-system PriorityClass is never deleted."""
+    sim_classes = {c["metadata"]["name"] for c in sim.list_objects("priorityclasses.scheduling.k8s.io")}
+    before = len(sim.requests)
+    report = run_scenarios(
+        kube,
+        module(),
+        ServiceCredentials.dummy(),
+        tmp_path / "e2e",
+        previous=previous(),
+        settings=SETTINGS,
+        scenarios=["module", "main", "upgrade-while-deleting", "recovery", "wrong-cr"],
+    )
+    assert report.passed, report.summary
+    touched = {
+        r.path.rsplit("/", 1)[1]
+        for r in sim.requests[before:]
+        if "/priorityclasses/" in r.path and r.method in ("POST", "PUT", "PATCH", "DELETE")
+    }
+    assert touched == {"btp-manager-kyma-priority"}  # the manifest's own, applied and deleted with it
+    after = {c["metadata"]["name"] for c in sim.list_objects("priorityclasses.scheduling.k8s.io")}
+    assert after == sim_classes and "kyma-system" not in after
 
 
 @pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
@@ -207,7 +254,8 @@ def test_the_pipeline_runner_installs_the_module_by_digest_from_the_registry(
             default_cr_path=EXAMPLE / "examples/btp-operator.yaml",
         )
         pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
-        runner = ClusterRunner(connect, registry_client, environ={}, settings=SETTINGS, name="sim")
+        # no settings: the runner's own, whose instance names carry the version, digest and runner name
+        runner = ClusterRunner(connect, registry_client, environ={}, name="k3s-v1.31.4+k3s1")
         request = E2ERequest(
             version="1.2.0",
             module_reference=f"{registry.host}/{spec.module_repository}@{pushed.digest}",
@@ -219,6 +267,10 @@ def test_the_pipeline_runner_installs_the_module_by_digest_from_the_registry(
         result = runner.run(request)
         assert result.passed, result.summary
         assert result.report == tmp_path / "e2e" / "junit.xml"
+        instance = f"si-main-1-2-0-{pushed.digest[7:19]}-k3s-v1-31-4-k3s1"
+        assert f"main: ServiceInstance {instance} not provisioned (dummy credentials)" in junit_cases(
+            result.report
+        )
         with pytest.raises(InvalidInput, match="by digest"):
             runner.run(
                 attrs.evolve(request, module_reference=f"{registry.host}/{spec.module_repository}:v1.2.0")
@@ -280,9 +332,17 @@ def test_the_kubeconfig_runner_takes_its_cluster_name_and_scenarios_from_the_env
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(sim.kubeconfig(tmp_path / "kubeconfig")))
     monkeypatch.setenv("E2E_RUNNER_NAME", "k3s-v1.31")
-    monkeypatch.setenv("E2E_SCENARIOS", "upgrade")
+    monkeypatch.setenv("E2E_SCENARIOS", "module, main,upgrade-while-deleting,recovery,wrong-cr,upgrade")
     runner = kubeconfig_runner()
-    assert runner.name == "k3s-v1.31" and runner._scenarios == ("upgrade",)
+    assert runner.name == "k3s-v1.31"
+    assert runner._scenarios == (
+        "module",
+        "main",
+        "upgrade-while-deleting",
+        "recovery",
+        "wrong-cr",
+        "upgrade",
+    )
     monkeypatch.setenv("E2E_SCENARIOS", "main,smoke")
     with pytest.raises(InvalidInput, match="unknown scenario"):
         kubeconfig_runner()

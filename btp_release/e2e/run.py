@@ -18,18 +18,18 @@ from typing import Any
 import attrs
 
 from btp_release.cluster._run import Runner, SubprocessRunner, check
+from btp_release.e2e.btp_operator import (
+    DEFAULT_SCENARIOS,
+    OPERATOR_API,
+    SCENARIOS,
+    SERVICES_API,
+    BtpOperatorModule,
+    run_scenario,
+)
 from btp_release.e2e.diagnostics import Diagnostics, collect_diagnostics
 from btp_release.e2e.generic import ModuleUnderTest, module_scenario
 from btp_release.e2e.report import Step, Steps
-from btp_release.e2e.scenarios import (
-    OPERATOR_API,
-    SERVICES_API,
-    E2ESettings,
-    ServiceCredentials,
-    credentials_secret,
-    main_scenario,
-    upgrade_scenario,
-)
+from btp_release.e2e.scenarios import E2ESettings, ServiceCredentials, credentials_secret
 from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.kube import KubeClient, parse_manifest
 from btp_release.module import read_module, select_install_layer
@@ -89,8 +89,8 @@ PLUGINS: dict[str, ScenarioPlugin] = {
     "btp-operator": ScenarioPlugin(
         name="btp-operator",
         cr_kind="BtpOperator",
-        scenarios=("main", "upgrade", "module"),
-        default=("main", "upgrade"),
+        scenarios=(*SCENARIOS, "module"),
+        default=("module", *DEFAULT_SCENARIOS),
         prerequisites=lambda credentials: (credentials_secret(credentials),),
     ),
 }
@@ -242,15 +242,16 @@ def _run_one(
             prerequisites=plugin.prerequisites(credentials) if plugin else (),
         )
         module_scenario(kube, under_test, steps, settings)
-    elif name == "main":
-        main_scenario(kube, module.manifest, module.default_cr, credentials, steps, settings)
-    elif name == "upgrade":
-        if previous is None:
-            steps.skip("upgrade", "upgrade from the latest release", "there is no published release yet")
-        else:
-            upgrade_scenario(
-                kube, previous.manifest, module.manifest, module.default_cr, credentials, steps, settings
-            )
+    else:  # a btp-operator scenario (run_scenarios checked the name against the plugin's)
+        run_scenario(
+            name,
+            kube,
+            BtpOperatorModule(module.manifest, module.default_cr),
+            BtpOperatorModule(previous.manifest, previous.default_cr) if previous else None,
+            credentials,
+            steps,
+            settings,
+        )
 
 
 class ClusterRunner:
@@ -292,7 +293,9 @@ class ClusterRunner:
         with self._registry(ref.registry) as registry:
             module = attrs.evolve(fetch_module(registry, request.module_reference), manager=request.manager)
             previous = fetch_module(registry, request.upgrade_from) if request.upgrade_from else None
-        settings = self._settings or E2ESettings(run_id=f"{request.version}-{ref.digest[7:19]}")
+        settings = self._settings or E2ESettings(
+            run_id=f"{request.version}-{ref.digest[7:19]}", matrix_entry=self._name
+        )
         with self._connect() as kube:
             report = run_scenarios(
                 kube,

@@ -1,48 +1,52 @@
-"""The E2E scenarios of the btp-operator module (``spec/seed-pipeline.md``, "E2E on k3s"), as functions.
+"""What every E2E scenario shares: its settings, the Service Manager credentials, and its time budget.
 
-``main_scenario``: prerequisites, Service Manager secret, the module's raw manifest, deployment
-Available, BtpOperator Ready/ReconcileSucceeded, CRDs present, a ServiceInstance and ServiceBinding
-with unique names in the state the credentials allow, deprovisioning safety (the CR stays while
-instances exist), ``force-delete=true`` removes the CR and the CRDs, uninstall and cleanup.
-``upgrade_scenario``: the latest published module, instances on it, then the new module — old
-instances stay Ready and a new binding becomes Ready; real credentials only.
+The btp-operator scenarios themselves are in :mod:`btp_release.e2e.btp_operator`; the generic module
+scenario in :mod:`btp_release.e2e.generic`.
 
-Every check is a step of :class:`~btp_release.e2e.report.Steps`; every wait is bounded and says what
-it awaits and what it last saw. Credential values travel as :class:`~btp_release.secret.Secret`.
+A scenario runs as a :class:`ScenarioRun`: each check is a step of
+:class:`~btp_release.e2e.report.Steps`, each wait has its own limit (:class:`E2ESettings`), and all
+of them together stay inside the scenario's time budget — the time the real CI job allows (btp-manager's
+main job 10 minutes, its upgrade jobs 5). A step that the budget cuts short fails with a message that
+says so. Credential values travel as :class:`~btp_release.secret.Secret`.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
+import hashlib
+import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
 
 import attrs
 
 from btp_release.e2e.report import Steps
-from btp_release.errors import CheckFailed, InvalidInput
-from btp_release.kube import KubeClient, KubeObject, parse_manifest
+from btp_release.errors import InvalidInput, Timeout
+from btp_release.kube import KubeClient, KubeObject
+from btp_release.redaction import register
 from btp_release.secret import Secret
 from btp_release.wait import WaitPolicy
 
 __all__ = [
+    "DEFAULT_BUDGETS",
     "DUMMY_CREDENTIALS",
+    "ENCODING_VARIABLE",
     "REAL_CREDENTIAL_VARIABLES",
     "E2ESettings",
+    "ScenarioRun",
     "ServiceCredentials",
-    "main_scenario",
-    "upgrade_scenario",
+    "credentials_secret",
+    "rolled_out",
 ]
 
 NAMESPACE = "kyma-system"
 SECRET_NAME = "sap-btp-manager"  # noqa: S105 - the name of the Secret object, not a secret
-DEPLOYMENT = "btp-manager-controller-manager"
-OPERATOR_API = "operator.kyma-project.io/v1alpha1"
-SERVICES_API = "services.cloud.sap.com/v1"
-CRD_API = "apiextensions.k8s.io/v1"
-SERVICE_CRDS = ("serviceinstances.services.cloud.sap.com", "servicebindings.services.cloud.sap.com")
-NOT_CLEANED = "ServiceInstancesAndBindingsNotCleaned"
+# btp-manager's cache sees the Secret only with this label (the value KEB sets on managed clusters).
+SECRET_LABELS = MappingProxyType({"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"})
 
 # The fixed values of "dummy" credentials: the manager starts, instances cannot be provisioned.
 DUMMY_CREDENTIALS = {
@@ -52,21 +56,37 @@ DUMMY_CREDENTIALS = {
     "tokenurl": "dummy_token_url",
     "cluster_id": "dummy_cluster_id",
 }
-# Secret key ← environment variable, for "real" credentials.
+# Secret key ← environment variable, for "real" credentials (the names btp-manager's scripts use too).
 REAL_CREDENTIAL_VARIABLES = {
     "clientid": "SM_CLIENT_ID",
     "clientsecret": "SM_CLIENT_SECRET",
     "sm_url": "SM_URL",
     "tokenurl": "SM_TOKEN_URL",
 }
+# How the SM_* values are given: "base64" (the default: btp-manager's CI keeps its repository secrets
+# CLIENT_ID, CLIENT_SECRET, SM_URL, TOKENURL base64-encoded and puts them as they are into the Secret's
+# data, scripts/testing/yaml/e2e-test-secret.yaml) or "plain".
+ENCODING_VARIABLE = "SM_CREDENTIALS_ENCODING"
+Encoding = Literal["base64", "plain"]
+
+# Seconds a whole scenario may take: what the real jobs allow (btp-manager's run-e2e-tests job has
+# timeout-minutes 10, its upgrade and upgrade-while-deleting jobs 5). The k3s set-up of a job comes on top.
+DEFAULT_BUDGETS: Mapping[str, float] = MappingProxyType(
+    {"main": 600.0, "upgrade": 300.0, "upgrade-while-deleting": 300.0, "recovery": 300.0, "wrong-cr": 300.0}
+)
 
 
 @attrs.frozen
 class ServiceCredentials:
-    """What goes into the ``sap-btp-manager`` Secret; ``real`` decides the expected instance states."""
+    """What goes into the ``sap-btp-manager`` Secret; ``real`` decides the expected instance states.
+
+    ``values`` are as given: plain text, or already base64 when ``encoding`` is ``"base64"`` (then they
+    go into the Secret's ``data`` unchanged, as btp-manager's CI does).
+    """
 
     values: Mapping[str, Secret]
     real: bool
+    encoding: Encoding = "plain"
 
     @classmethod
     def dummy(cls) -> ServiceCredentials:
@@ -76,113 +96,150 @@ class ServiceCredentials:
     def from_environ(
         cls, environ: Mapping[str, str], *, cluster_id: str = "btp-release-e2e"
     ) -> ServiceCredentials:
-        """Real credentials from ``SM_CLIENT_ID``, ``SM_CLIENT_SECRET``, ``SM_URL``, ``SM_TOKEN_URL``;
-        every missing one is named (not its value) before anything touches a cluster."""
+        """Real credentials from ``SM_CLIENT_ID``, ``SM_CLIENT_SECRET``, ``SM_URL``, ``SM_TOKEN_URL``,
+        base64-encoded unless ``SM_CREDENTIALS_ENCODING=plain``. Raises :class:`InvalidInput` naming every
+        missing variable, or one that is not base64 (never a value), before anything touches a cluster."""
+        encoding = (environ.get(ENCODING_VARIABLE) or "base64").strip().lower()
+        if encoding not in ("base64", "plain"):
+            raise InvalidInput(
+                f"{ENCODING_VARIABLE} must be base64 or plain, not {encoding!r}",
+                hint="base64: the values are stored encoded, as btp-manager's CI keeps them",
+            )
         missing = [var for var in REAL_CREDENTIAL_VARIABLES.values() if not environ.get(var)]
         if missing:
             raise InvalidInput(
                 f"real Service Manager credentials need {', '.join(missing)} (not set)",
                 hint="set them from the repository's secrets, or use dummy credentials",
             )
-        values = {key: Secret(environ[var]) for key, var in REAL_CREDENTIAL_VARIABLES.items()}
-        return cls({**values, "cluster_id": Secret(cluster_id)}, real=True)
+        raw = {key: environ[var].strip() for key, var in REAL_CREDENTIAL_VARIABLES.items()}
+        if encoding == "plain":
+            values = {key: Secret(value) for key, value in raw.items()}
+            return cls({**values, "cluster_id": Secret(cluster_id)}, real=True, encoding="plain")
+        for key, value in raw.items():
+            try:
+                decoded = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise InvalidInput(
+                    f"{REAL_CREDENTIAL_VARIABLES[key]} is not base64 "
+                    f"({ENCODING_VARIABLE}=base64, the default)",
+                    hint=f"encode it, or set {ENCODING_VARIABLE}=plain for plain values",
+                ) from None
+            register(decoded.decode(errors="replace"))  # masked in messages too, in its plain form
+        values = {key: Secret(value) for key, value in raw.items()}
+        encoded_id = base64.b64encode(cluster_id.encode()).decode()
+        return cls({**values, "cluster_id": Secret(encoded_id)}, real=True, encoding="base64")
+
+    def data(self) -> dict[str, str]:
+        """The Secret's ``data``: base64 values, revealed (only for the request that writes them)."""
+        if self.encoding == "base64":
+            return {k: v.reveal() for k, v in self.values.items()}
+        return {k: base64.b64encode(v.reveal().encode()).decode() for k, v in self.values.items()}
+
+
+def credentials_secret(credentials: ServiceCredentials) -> dict[str, Any]:
+    """The ``kyma-system/sap-btp-manager`` Secret btp-manager reads, labelled so that its cache sees it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE, "labels": dict(SECRET_LABELS)},
+        "type": "Opaque",
+        "data": credentials.data(),
+    }
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
 
 
 @attrs.frozen(kw_only=True)
 class E2ESettings:
-    """Names and limits of a run. ``run_id`` makes instance names unique (e.g. the CI run id)."""
+    """Names and limits of a run.
+
+    ``run_id`` (e.g. the CI run id) and ``matrix_entry`` (e.g. the runner's name with its k3s version)
+    make instance names unique, so that parallel runs with real credentials do not collide in one Service
+    Manager account. Every ``*_timeout`` limits one kind of wait (seconds); ``budgets`` limits a whole
+    scenario (see :data:`DEFAULT_BUDGETS`; a scenario missing there has no budget).
+    """
 
     run_id: str = "local"
-    cr_name: str = "e2e-test-btpoperator"
+    matrix_entry: str = ""
     deployment_timeout: float = 300.0
     ready_timeout: float = 300.0
     instance_timeout: float = 600.0
     deletion_timeout: float = 300.0
     poll_interval: float = 5.0
+    # btp-manager's own limits for these checks:
+    broken_image_timeout: float = 30.0  # the operand Deployment becomes unavailable with a broken image
+    image_restore_timeout: float = 30.0  # … and btp-manager restores it
+    operand_recreate_timeout: float = 120.0  # a deleted operand Deployment is re-created
+    secret_loss_timeout: float = 60.0  # the CR leaves Ready once its Secret is deleted
+    secret_recovery_timeout: float = 120.0  # … and is Ready again once it is back
+    chart_version_timeout: float = 120.0  # an upgraded manager re-applies the operand while deleting
+    wrong_cr_gone_timeout: float = 30.0  # a rejected CR has no finalizer: its deletion is immediate
+    expected_chart_version: str | None = None  # the new module's operand chart version, when known
+    budgets: Mapping[str, float] = attrs.field(factory=lambda: dict(DEFAULT_BUDGETS), hash=False)
 
     def policy(self, timeout: float) -> WaitPolicy:
         return WaitPolicy(timeout=timeout, interval=self.poll_interval, backoff=1.0)
 
+    def budget(self, scenario: str) -> float | None:
+        return self.budgets.get(scenario)
+
     def unique(self, prefix: str) -> str:
-        slug = re.sub(r"[^a-z0-9-]", "-", self.run_id.lower()).strip("-")[:40] or "run"
-        return f"{prefix}-{slug}"
+        """``prefix-<run id>[-<matrix entry>]`` as a DNS label (at most 63 characters; a long one keeps a
+        hash of the whole, so two long ids still differ)."""
+        parts = [_slug(prefix), _slug(self.run_id) or "run", _slug(self.matrix_entry)]
+        name = "-".join(p for p in parts if p)
+        if len(name) <= 63:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        return f"{name[:54].rstrip('-')}-{digest}"
 
 
-def credentials_secret(credentials: ServiceCredentials) -> dict[str, Any]:
-    """The ``sap-btp-manager`` Secret btp-manager reads (labelled so that its cache sees it)."""
-    data = {k: base64.b64encode(v.reveal().encode()).decode() for k, v in credentials.values.items()}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": SECRET_NAME,
-            "namespace": NAMESPACE,
-            "labels": {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"},
-        },
-        "type": "Opaque",
-        "data": data,
-    }
+class ScenarioRun:
+    """One scenario's steps, each wait limited by its own limit and by what is left of the budget."""
 
+    def __init__(self, kube: KubeClient, steps: Steps, settings: E2ESettings, scenario: str) -> None:
+        self.kube = kube
+        self.steps = steps
+        self.settings = settings
+        self.scenario = scenario
+        self.budget = settings.budget(scenario)
+        self.started = kube.clock()
 
-PREREQUISITES = (
-    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-    {
-        "apiVersion": "scheduling.k8s.io/v1",
-        "kind": "PriorityClass",
-        "metadata": {"name": "kyma-system"},
-        "value": 2000000,
-        "globalDefault": False,
-        "description": "Scheduling priority of Kyma system components",
-    },
-)
+    def remaining(self) -> float:
+        if self.budget is None:
+            return math.inf
+        return self.budget - (self.kube.clock() - self.started)
 
+    def policy(self, limit: float) -> WaitPolicy:
+        """A wait of at most ``limit`` seconds, and never beyond the budget."""
+        return self.settings.policy(max(0.0, min(limit, self.remaining())))
 
-def install(
-    kube: KubeClient,
-    manifest: bytes,
-    credentials: ServiceCredentials,
-    steps: Steps,
-    settings: E2ESettings,
-    scenario: str,
-) -> None:
-    """Prerequisites, the credentials Secret (and, for dummy ones, the fast-cleanup ConfigMap), the
-    module's raw manifest, then the manager deployment Available."""
-    with steps.step(scenario, "install prerequisites (namespace, PriorityClass)"):
-        for body in PREREQUISITES:
-            kube.apply(body)
-    with steps.step(
-        scenario, f"create Secret {SECRET_NAME} ({'real' if credentials.real else 'dummy'} credentials)"
-    ):
-        kube.apply(credentials_secret(credentials))
-        if not credentials.real:
-            kube.apply(
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE},
-                    "data": {"HardDeleteTimeout": "10s"},
-                }
-            )
-    install_manifest(kube, manifest, steps, settings, scenario)
-
-
-def install_manifest(
-    kube: KubeClient, manifest: bytes, steps: Steps, settings: E2ESettings, scenario: str
-) -> None:
-    with steps.step(scenario, "apply the module manifest"):
-        kube.apply_manifest(
-            manifest, source="module manifest", policy=settings.policy(settings.ready_timeout)
+    def _spent(self, detail: str) -> Timeout:
+        elapsed = self.kube.clock() - self.started
+        return Timeout(
+            f"the {self.scenario} scenario spent its time budget of {self.budget:g}s ({elapsed:g}s elapsed): "
+            + detail,
+            hint=f"the real job allows this long; find the slow step in junit.xml, or raise "
+            f"E2ESettings.budgets[{self.scenario!r}]",
         )
-    with steps.step(scenario, f"deployment {DEPLOYMENT} rolled out and Available"):
-        kube.wait_for(
-            "apps/v1",
-            "Deployment",
-            DEPLOYMENT,
-            NAMESPACE,
-            rolled_out,
-            what=f"Deployment {NAMESPACE}/{DEPLOYMENT} to roll out and be Available",
-            policy=settings.policy(settings.deployment_timeout),
-        )
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """A step of this scenario; it fails at once when the budget is already spent."""
+        with self.steps.step(self.scenario, name):
+            if self.remaining() <= 0:
+                raise self._spent("this step did not start")
+            try:
+                yield
+            except Timeout as exc:
+                if self.remaining() <= 0:
+                    raise self._spent(str(exc)) from exc
+                raise
+
+    def skip(self, name: str, reason: str) -> None:
+        self.steps.skip(self.scenario, name, reason)
 
 
 def rolled_out(found: KubeObject | None) -> bool:
@@ -201,219 +258,3 @@ def rolled_out(found: KubeObject | None) -> bool:
         and int(status.get("availableReplicas", 0)) >= replicas
         and int(status.get("replicas", 0)) == replicas
     )
-
-
-def _operator(default_cr: bytes, name: str) -> dict[str, Any]:
-    objects = parse_manifest(default_cr, source="default CR")
-    if len(objects) != 1 or objects[0].get("kind") != "BtpOperator":
-        raise InvalidInput("the module's default CR is not one BtpOperator object")
-    body = dict(objects[0])
-    body["metadata"] = {**(body.get("metadata") or {}), "name": name, "namespace": NAMESPACE}
-    return body
-
-
-def operator_ready(
-    kube: KubeClient, default_cr: bytes, steps: Steps, settings: E2ESettings, scenario: str
-) -> None:
-    with steps.step(scenario, f"BtpOperator {settings.cr_name} Ready (ReconcileSucceeded)"):
-        kube.apply(_operator(default_cr, settings.cr_name))
-        kube.wait_condition(
-            OPERATOR_API,
-            "BtpOperator",
-            settings.cr_name,
-            NAMESPACE,
-            "Ready",
-            "True",
-            "ReconcileSucceeded",
-            policy=settings.policy(settings.ready_timeout),
-        )
-    with steps.step(scenario, "CRDs serviceinstances and servicebindings present"):
-        missing = [
-            name for name in SERVICE_CRDS if kube.get(CRD_API, "CustomResourceDefinition", name) is None
-        ]
-        if missing:
-            raise CheckFailed(f"the manager did not install the CRDs {', '.join(missing)}")
-
-
-def create_instance_and_binding(
-    kube: KubeClient,
-    credentials: ServiceCredentials,
-    steps: Steps,
-    settings: E2ESettings,
-    scenario: str,
-    suffix: str,
-) -> tuple[str, str]:
-    """A ServiceInstance (auditlog-management/default) and its ServiceBinding, awaited in the state
-    the credentials allow: Ready with real ones; NotProvisioned / CreateInProgress with dummy ones."""
-    instance, binding = settings.unique(f"si-{suffix}"), settings.unique(f"sb-{suffix}")
-    with steps.step(scenario, f"create ServiceInstance {instance} and ServiceBinding {binding}"):
-        kube.apply(
-            {
-                "apiVersion": SERVICES_API,
-                "kind": "ServiceInstance",
-                "metadata": {"name": instance, "namespace": NAMESPACE},
-                "spec": {"serviceOfferingName": "auditlog-management", "servicePlanName": "default"},
-            }
-        )
-        kube.apply(
-            {
-                "apiVersion": SERVICES_API,
-                "kind": "ServiceBinding",
-                "metadata": {"name": binding, "namespace": NAMESPACE},
-                "spec": {"serviceInstanceName": instance, "secretName": binding},
-            }
-        )
-    for kind, name in (("ServiceInstance", instance), ("ServiceBinding", binding)):
-        expect_service_state(kube, credentials, kind, name, steps, settings, scenario)
-    return instance, binding
-
-
-def expect_service_state(
-    kube: KubeClient,
-    credentials: ServiceCredentials,
-    kind: str,
-    name: str,
-    steps: Steps,
-    settings: E2ESettings,
-    scenario: str,
-) -> None:
-    expected = "Ready" if credentials.real else "not provisioned (dummy credentials)"
-    with steps.step(scenario, f"{kind} {name} {expected}"):
-        policy = settings.policy(settings.instance_timeout)
-        if credentials.real:
-            kube.wait_condition(SERVICES_API, kind, name, NAMESPACE, "Ready", "True", policy=policy)
-            return
-
-        def dummy_state(found: KubeObject | None) -> bool:
-            if found is None:
-                return False
-            ready, succeeded = found.condition("Ready"), found.condition("Succeeded")
-            return (ready is not None and ready.status == "False" and ready.reason == "NotProvisioned") or (
-                succeeded is not None
-                and succeeded.status == "False"
-                and succeeded.reason == "CreateInProgress"
-            )
-
-        kube.wait_for(
-            SERVICES_API,
-            kind,
-            name,
-            NAMESPACE,
-            dummy_state,
-            what=f"{kind} {name} to be Ready=False (NotProvisioned) or Succeeded=False (CreateInProgress)",
-            policy=policy,
-        )
-
-
-def deprovision(
-    kube: KubeClient,
-    credentials: ServiceCredentials,
-    instances: list[tuple[str, str]],
-    steps: Steps,
-    settings: E2ESettings,
-    scenario: str,
-) -> None:
-    """Deleting the BtpOperator must not remove the manager while instances exist; ``force-delete``
-    then removes the CR, the instances and the service CRDs."""
-    name = settings.cr_name
-    with steps.step(scenario, f"delete BtpOperator {name}: kept while instances exist ({NOT_CLEANED})"):
-        kube.delete(OPERATOR_API, "BtpOperator", name, NAMESPACE)
-        kube.wait_condition(
-            OPERATOR_API,
-            "BtpOperator",
-            name,
-            NAMESPACE,
-            "Ready",
-            "False",
-            NOT_CLEANED,
-            policy=settings.policy(settings.deletion_timeout),
-        )
-    with steps.step(scenario, "ServiceInstances and ServiceBindings are kept"):
-        for instance, binding in instances:
-            for kind, item in (("ServiceInstance", instance), ("ServiceBinding", binding)):
-                found = kube.get(SERVICES_API, kind, item, NAMESPACE)
-                if found is None:
-                    raise CheckFailed(
-                        f"{kind} {item} was removed while its BtpOperator was only being deleted"
-                    )
-                ready = found.condition("Ready")
-                if credentials.real and (ready is None or ready.status != "True"):
-                    raise CheckFailed(f"{kind} {item} is no longer Ready: {found.describe()}")
-    with steps.step(scenario, "label force-delete=true: the BtpOperator goes"):
-        kube.label(OPERATOR_API, "BtpOperator", name, NAMESPACE, {"force-delete": "true"})
-        kube.wait_gone(
-            OPERATOR_API, "BtpOperator", name, NAMESPACE, policy=settings.policy(settings.deletion_timeout)
-        )
-    with steps.step(scenario, "the service CRDs are removed"):
-        for crd in SERVICE_CRDS:
-            kube.wait_gone(
-                CRD_API,
-                "CustomResourceDefinition",
-                crd,
-                None,
-                policy=settings.policy(settings.deletion_timeout),
-            )
-
-
-def uninstall(kube: KubeClient, manifest: bytes, steps: Steps, settings: E2ESettings, scenario: str) -> None:
-    with steps.step(scenario, "uninstall the module, remove the Secret and prerequisites"):
-        kube.delete_manifest(manifest, source="module manifest")
-        kube.delete("v1", "ConfigMap", SECRET_NAME, NAMESPACE)
-        kube.delete("v1", "Secret", SECRET_NAME, NAMESPACE)
-        kube.delete("scheduling.k8s.io/v1", "PriorityClass", "kyma-system")
-        kube.wait_gone(
-            "apps/v1", "Deployment", DEPLOYMENT, NAMESPACE, policy=settings.policy(settings.deletion_timeout)
-        )
-
-
-def main_scenario(
-    kube: KubeClient,
-    manifest: bytes,
-    default_cr: bytes,
-    credentials: ServiceCredentials,
-    steps: Steps,
-    settings: E2ESettings,
-) -> None:
-    """Install, check, deprovision and uninstall the module (raises at the first failing step)."""
-    scenario = "main"
-    install(kube, manifest, credentials, steps, settings, scenario)
-    operator_ready(kube, default_cr, steps, settings, scenario)
-    pair = create_instance_and_binding(kube, credentials, steps, settings, scenario, "main")
-    deprovision(kube, credentials, [pair], steps, settings, scenario)
-    uninstall(kube, manifest, steps, settings, scenario)
-
-
-def upgrade_scenario(
-    kube: KubeClient,
-    previous_manifest: bytes,
-    manifest: bytes,
-    default_cr: bytes,
-    credentials: ServiceCredentials,
-    steps: Steps,
-    settings: E2ESettings,
-) -> None:
-    """From the latest published module to this one, with instances surviving the upgrade."""
-    scenario = "upgrade"
-    if not credentials.real:
-        steps.skip(scenario, "upgrade from the latest release", "needs real Service Manager credentials")
-        return
-    install(kube, previous_manifest, credentials, steps, settings, scenario)
-    operator_ready(kube, default_cr, steps, settings, scenario)
-    old = create_instance_and_binding(kube, credentials, steps, settings, scenario, "old")
-    install_manifest(kube, manifest, steps, settings, scenario)
-    operator_ready(kube, default_cr, steps, settings, scenario)
-    for kind, name in (("ServiceInstance", old[0]), ("ServiceBinding", old[1])):
-        expect_service_state(kube, credentials, kind, name, steps, settings, scenario)
-    new_binding = settings.unique("sb-new")
-    with steps.step(scenario, f"a new ServiceBinding {new_binding} on the old instance"):
-        kube.apply(
-            {
-                "apiVersion": SERVICES_API,
-                "kind": "ServiceBinding",
-                "metadata": {"name": new_binding, "namespace": NAMESPACE},
-                "spec": {"serviceInstanceName": old[0], "secretName": new_binding},
-            }
-        )
-    expect_service_state(kube, credentials, "ServiceBinding", new_binding, steps, settings, scenario)
-    deprovision(kube, credentials, [old, (old[0], new_binding)], steps, settings, scenario)
-    uninstall(kube, manifest, steps, settings, scenario)

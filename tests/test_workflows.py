@@ -84,19 +84,27 @@ def test_the_release_jobs_run_the_stages_in_pipeline_order() -> None:
     jobs = load("release.yaml")["jobs"]
     order = list(graphlib.TopologicalSorter({name: needs(job) for name, job in jobs.items()}).static_order())
     commands = [command for name in order for command in action_commands(jobs[name]) if command in STAGES]
-    # each stage once, in the pipeline's order (e2e twice: the matrix job and the upgrade job)
+    # each stage once, in the pipeline's order (e2e three times: the matrix job and the two upgrade jobs)
     assert [c for i, c in enumerate(commands) if c not in commands[:i]] == list(STAGES)
-    assert commands.count("e2e") == 2
+    assert commands.count("e2e") == 3
     position = {name: order.index(name) for name in jobs}
     assert position["validate"] < position["draft"] < position["build"] < position["await"]
     assert position["await"] < position["e2e"] < position["publish"]
-    assert set(needs(jobs["publish"])) >= {"e2e", "e2e-upgrade"}
+    assert set(needs(jobs["publish"])) >= {"e2e", "e2e-upgrade-while-deleting", "e2e-upgrade"}
 
 
 def test_release_jobs_ask_only_for_what_their_stage_does() -> None:
     jobs = load("release.yaml")["jobs"]
     writers = {name for name, job in jobs.items() if job["permissions"].get("contents") == "write"}
-    assert writers == {"validate", "draft", "build", "e2e", "e2e-upgrade", "publish"}
+    assert writers == {
+        "validate",
+        "draft",
+        "build",
+        "e2e",
+        "e2e-upgrade-while-deleting",
+        "e2e-upgrade",
+        "publish",
+    }
     assert jobs["await"]["permissions"] == {"contents": "read", "statuses": "read", "checks": "read"}
     assert jobs["k3s-versions"]["permissions"] == {"contents": "read"}
     # submit reads the published release; the manifests repository is written with its own token
@@ -172,24 +180,68 @@ def test_promote_and_withdraw_open_one_pull_request_per_version(name: str, input
 def test_release_runs_once_per_version_and_e2e_spans_k3s_versions() -> None:
     workflow = load("release.yaml")
     assert workflow["concurrency"] == {"group": "release-${{ inputs.version }}", "cancel-in-progress": False}
-    e2e = workflow["jobs"]["e2e"]
-    assert e2e["strategy"]["matrix"]["k3s"] == "${{ fromJSON(needs.k3s-versions.outputs.k3s) }}"
-    upgrade = workflow["jobs"]["e2e-upgrade"]
-    assert upgrade["if"] == "inputs.credentials == 'real'"
-    step = next(s for s in upgrade["steps"] if s.get("uses") == "./action")
-    assert step["env"]["E2E_SCENARIOS"] == "upgrade" and step["with"]["credentials"] == "real"
     assert workflow["env"]["BTP_RELEASE_E2E_RUNNER"] == "btp_release.e2e.run:kubeconfig_runner"
+    jobs = workflow["jobs"]
+    e2e = jobs["e2e"]
+    assert e2e["strategy"]["matrix"]["k3s"] == "${{ fromJSON(needs.k3s-versions.outputs.k3s) }}"
+    # the runner's name is the verdict's and part of every instance name: one per matrix entry
+    assert action_step(e2e)["env"]["E2E_RUNNER_NAME"] == "k3s-${{ matrix.k3s }}"
+    assert action_step(e2e)["env"]["E2E_SCENARIOS"] == "module,main"
+    assert action_step(e2e)["with"]["credentials"] == "${{ inputs.credentials }}"
+    while_deleting = action_step(jobs["e2e-upgrade-while-deleting"])
+    assert while_deleting["env"]["E2E_SCENARIOS"] == "upgrade-while-deleting"
+    assert while_deleting["with"]["credentials"] == "dummy"  # as btp-manager's job
+    assert not any(key.startswith("SM_") for key in while_deleting["env"])
+    upgrade = jobs["e2e-upgrade"]
+    assert upgrade["if"] == "inputs.credentials == 'real'"
+    step = action_step(upgrade)
+    assert step["env"]["E2E_SCENARIOS"] == "upgrade" and step["with"]["credentials"] == "real"
+    # btp-manager's time limits: main 10 min, upgrades 5 min each (plus k3s and the generic scenario here)
+    assert e2e["timeout-minutes"] == 20
+    assert (
+        jobs["e2e-upgrade-while-deleting"]["timeout-minutes"] == jobs["e2e-upgrade"]["timeout-minutes"] == 10
+    )
+    # publish waits for all three; upgrade may be skipped (dummy credentials)
+    publish_if = jobs["publish"]["if"]
+    assert "needs.e2e-upgrade-while-deleting.result == 'success'" in publish_if
+    assert "needs.e2e-upgrade.result != 'failure'" in publish_if
+
+
+@pytest.mark.parametrize(("name", "jobs"), [("release.yaml", ("e2e", "e2e-upgrade")), ("e2e.yaml", ("e2e",))])
+def test_real_credentials_reach_the_scenarios_under_our_names_or_btp_managers(
+    name: str, jobs: tuple[str, ...]
+) -> None:
+    """The SM_* secrets, or btp-manager's repository secrets CLIENT_ID, CLIENT_SECRET, SM_URL, TOKENURL;
+    base64 by default, as btp-manager keeps them (input credentials-encoding)."""
+    workflow = load(name)
+    encoding = workflow[True]["workflow_dispatch"]["inputs"]["credentials-encoding"]
+    assert encoding["options"] == ["base64", "plain"] and encoding["default"] == "base64"
+    for job in jobs:
+        steps = workflow["jobs"][job]["steps"]
+        step = next(s for s in steps if s.get("uses") == "./action" or s.get("name") == "Run the scenarios")
+        assert {k: v for k, v in step["env"].items() if k.startswith("SM_")} == {
+            "SM_CREDENTIALS_ENCODING": "${{ inputs.credentials-encoding }}",
+            "SM_CLIENT_ID": "${{ secrets.SM_CLIENT_ID || secrets.CLIENT_ID }}",
+            "SM_CLIENT_SECRET": "${{ secrets.SM_CLIENT_SECRET || secrets.CLIENT_SECRET }}",
+            "SM_URL": "${{ secrets.SM_URL }}",
+            "SM_TOKEN_URL": "${{ secrets.SM_TOKEN_URL || secrets.TOKENURL }}",
+        }, (name, job)
 
 
 def test_the_e2e_workflow_tests_the_module_on_every_k3s_version() -> None:
     workflow = load("e2e.yaml")
     assert set(workflow[True]) == {"workflow_dispatch", "workflow_call"}  # YAML 1.1 reads `on` as true
+    assert set(workflow[True]["workflow_call"]["secrets"]) >= {"SM_CLIENT_ID", "CLIENT_ID", "TOKENURL"}
     job = workflow["jobs"]["e2e"]
     assert job["needs"] == "versions"
     assert job["strategy"]["matrix"]["k3s"] == "${{ fromJSON(needs.versions.outputs.k3s) }}"
     scenario = next(s for s in job["steps"] if s.get("name") == "Run the scenarios")
     assert scenario["env"]["MODULE"] == "${{ inputs.module }}"
+    assert scenario["env"]["SCENARIOS"] == "${{ inputs.scenarios }}"
     assert "btp-release test-module" in scenario["run"]
+    # instance names carry the run and the matrix entry (btp-manager: JOB-K8S_VER-RUN_ID)
+    assert '--run-id "$GITHUB_RUN_ID-k3s-$K3S_VERSION"' in scenario["run"]
+    assert scenario["env"]["K3S_VERSION"] == "${{ matrix.k3s }}"
 
 
 def test_ci_runs_the_readme_test_command_on_pull_requests() -> None:

@@ -405,7 +405,7 @@ def test_pods_are_read_only_and_faults_are_injected(sim: KubeSimulator, client: 
     assert sim.pending_faults() == []
 
 
-# -- the btp-manager model ------------------------------------------------------------------
+# -- the manager Deployment (the Deployment model; btp-manager itself: test_kube_sim_btp.py) --------
 
 
 def test_manager_deployment_starts_a_pod_with_logs_and_events(client: Client) -> None:

@@ -177,7 +177,7 @@ def test_every_problem_is_listed_once() -> None:
     with pytest.raises(ValidationFailed) as raised:
         validate_inputs(make_spec(), inputs)
     assert [str(p) for p in raised.value.problems] == [
-        "m.yaml (document 5): missing apiVersion",
+        f"m.yaml (document {len(parse_documents(MANIFEST, file='m')[0])}): missing apiVersion",
         "cr.yaml (document 0) .: unknown field(s) foo: not in the CRD schema (the API server drops them)",
         "cr.yaml (document 0) .spec: [] is not of type 'object', 'null'",
     ]

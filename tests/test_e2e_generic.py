@@ -1,11 +1,15 @@
 """The generic module scenario (install, default CR Ready, delete, uninstall, nothing left) on the simulator.
 
-btp-operator runs it with its plugin's prerequisite (the credentials Secret); what a module leaves behind is
-found by comparing the cluster before and after.
+btp-operator runs it with its plugin's prerequisite (the credentials Secret); sample-operator, a module
+without a plugin, runs it from its module-config against the simulator's generic module model, whose
+failure modes each fail their step. What a module leaves behind is found by comparing the cluster before
+and after.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +17,20 @@ from typing import Any
 import pytest
 
 from btp_release.e2e import E2ESettings, ServiceCredentials
-from btp_release.e2e.run import ModuleManifests, available_scenarios, plugin_for, run_scenarios
+from btp_release.e2e.run import (
+    E2EReport,
+    ModuleManifests,
+    ScenarioContext,
+    ScenarioPlugin,
+    available_scenarios,
+    plugin_for,
+    run_scenarios,
+)
 from btp_release.errors import InvalidInput
 from btp_release.kube import KubeClient
+from btp_release.module import ModuleConfig
 from btp_release.testing import FakeClock
-from btp_release.testing.kube_sim import KubeSimulator
+from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
 
 from .test_e2e_scenarios import DEFAULT_CR, MANIFEST, junit_cases
 
@@ -75,40 +88,140 @@ def test_btp_operator_passes_the_generic_scenario(kube: KubeClient, tmp_path: Pa
     assert any(name.startswith("module: manager Deployment kyma-system/") for name in cases)
 
 
-def test_an_object_left_behind_fails_the_last_step(
-    kube: KubeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The module makes a ConfigMap while it runs (here: once its CR is Ready) and never removes it; the
-    scenario's own namespace would take it along, so the comparison runs before that namespace goes."""
-    import btp_release.e2e.generic as generic
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "examples" / "sample-operator"
+SAMPLE_MODULE = SimulatedModule(
+    group="operator.kyma-project.io",
+    version="v1alpha1",
+    kind="Sample",
+    plural="samples",
+    manager_namespace="kyma-system",
+    manager_name="sample-operator-controller-manager",
+    finalizer="operator.kyma-project.io/sample-finalizer",
+    name="sample-operator",
+)
+SAMPLE_CR = "Sample kyma-system/default"
+SAMPLE_CRD = "samples.operator.kyma-project.io"
+SAMPLE_LEFTOVER = "ConfigMap kyma-system/sample-operator-default"
 
-    leftover = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "btp-operator-cache", "namespace": "kyma-system"},
-        "data": {"k": "v"},
-    }
-    scenario = generic.module_scenario
 
-    def leaving(kube_: KubeClient, module: Any, steps: Any, settings: Any, **_: Any) -> None:
-        def make_leftover(_: Any) -> None:
-            kube_.apply(leftover)
-
-        scenario(kube_, module, steps, settings, after_ready=make_leftover)
-
-    monkeypatch.setattr("btp_release.e2e.run.module_scenario", leaving)
-    report = run_scenarios(
-        kube,
-        btp_operator(),
-        ServiceCredentials.dummy(),
-        tmp_path / "e2e",
-        settings=SETTINGS,
-        scenarios=["module"],
+def sample_operator() -> ModuleManifests:
+    """The second module as test-module --module-config reads it: files and manager from its config."""
+    config = ModuleConfig.load(SAMPLE_DIR / "module-config.yaml")
+    assert config.default_cr is not None
+    return ModuleManifests(
+        "examples/sample-operator",
+        config.manifest.local_path(config.base_dir).read_bytes(),
+        config.default_cr.local_path(config.base_dir).read_bytes(),
+        name=config.short_name,
+        manager=config.manager,
     )
+
+
+@contextlib.contextmanager
+def sample_cluster(tmp_path: Path, *failures: str) -> Iterator[KubeClient]:
+    with KubeSimulator(modules=[SAMPLE_MODULE], failures=list(failures)) as simulator:
+        clock = FakeClock()
+        yield KubeClient.from_kubeconfig(
+            simulator.kubeconfig(tmp_path / "kubeconfig"), clock=clock, sleeper=clock.sleep
+        )
+
+
+def run_sample(tmp_path: Path, *failures: str, **kwargs: Any) -> E2EReport:
+    with sample_cluster(tmp_path, *failures) as kube:
+        return run_scenarios(
+            kube, sample_operator(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS, **kwargs
+        )
+
+
+def test_a_second_module_passes_the_generic_scenario_from_its_module_config(tmp_path: Path) -> None:
+    """sample-operator has no plugin: its module-config's manager is what 'installed' means, its CR gets a
+    finalizer and a ConfigMap from the manager, and all of it goes again."""
+    with sample_cluster(tmp_path) as kube:
+        report = run_scenarios(
+            kube, sample_operator(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS
+        )
+        crd = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", SAMPLE_CRD)
+        configmap = kube.get("v1", "ConfigMap", "sample-operator-default", namespace="kyma-system")
+    assert report.passed, report.summary
+    assert crd is None and configmap is None
+    cases = junit_cases(report.junit)
+    assert cases == {name: "passed" for name in cases}
+    assert list(cases)[2:] == [
+        "module: apply the manifest of sample-operator (6 objects)",
+        "module: manager Deployment kyma-system/sample-operator-controller-manager rolled out",
+        "module: default CR Sample kyma-system/default Ready",
+        "module: delete Sample kyma-system/default: gone (finalizers honoured)",
+        "module: uninstall sample-operator: every object of the manifest gone",
+        "module: nothing of sample-operator is left",
+        "module: remove the namespaces of the manifest and the scenario (kyma-system)",
+    ]
+
+
+def test_a_namespace_of_the_manifest_that_was_there_before_stays(tmp_path: Path) -> None:
+    """On a Kyma cluster kyma-system holds other modules: uninstalling sample-operator must not remove it."""
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kyma-system"}}
+    with sample_cluster(tmp_path) as kube:
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kyma-system"}})
+        kube.apply(other)
+        report = run_scenarios(
+            kube, sample_operator(), ServiceCredentials.dummy(), tmp_path / "e2e", settings=SETTINGS
+        )
+        namespace = kube.get("v1", "Namespace", "kyma-system")
+        kept = kube.get("v1", "ConfigMap", "x", namespace="kyma-system")
+    assert report.passed, report.summary
+    assert namespace is not None and kept is not None
+    assert list(junit_cases(report.junit))[-1] == "module: nothing of sample-operator is left"
+
+
+@pytest.mark.parametrize(
+    ("failure", "step", "message"),
+    [
+        ("module_never_ready", f"default CR {SAMPLE_CR} Ready", "Processing"),
+        (
+            "finalizer_never_removed",
+            "delete Sample kyma-system/default: gone (finalizers honoured)",
+            "Deleting",
+        ),
+        ("leaves_objects_behind", "nothing of sample-operator is left", SAMPLE_LEFTOVER),
+    ],
+)
+def test_each_failure_of_a_generic_module_is_caught_by_its_step(
+    tmp_path: Path, failure: str, step: str, message: str
+) -> None:
+    report = run_sample(tmp_path, failure)
     assert not report.passed
-    assert report.summary.startswith("module: nothing of btp-operator is left: ")
-    assert "left 1 object(s) behind: ConfigMap kyma-system/btp-operator-cache" in report.summary
-    assert report.diagnostics is not None
+    assert report.summary.startswith(f"module: {step}: "), report.summary
+    assert message in report.summary
+    cases = junit_cases(report.junit)
+    assert cases[f"module: {step}"] == "failed"
+    assert list(cases)[-1] == f"module: {step}"  # nothing runs after the failing step
+    assert report.diagnostics is not None and report.diagnostics.tarball.is_file()
+    with tarfile.open(report.diagnostics.tarball) as bundle:
+        names = bundle.getnames()
+    assert any(n.endswith("module-manifest.yaml") for n in names), names
+
+
+def test_a_module_plugs_in_its_own_scenario_by_name(tmp_path: Path) -> None:
+    """A plugin (here for sample-operator) adds a scenario; the generic one stays available."""
+    ran: list[tuple[str, str]] = []
+
+    def run(name: str, context: ScenarioContext) -> None:
+        with context.steps.step(name, "the CRD is served"):
+            ran.append((name, context.module.name))
+            crd = context.kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", SAMPLE_CRD)
+            if crd is None:
+                raise InvalidInput(f"{SAMPLE_CRD} is not installed")
+
+    plugin = ScenarioPlugin(
+        name="sample-operator", cr_kind="Sample", scenarios=("crd", "module"), default=("module",), run=run
+    )
+    plugins = {"sample-operator": plugin}
+    assert available_scenarios(sample_operator(), plugins) == ("crd", "module")
+    report = run_sample(tmp_path, scenarios=["crd"], plugins=plugins)
+    assert not report.passed and ran == [("crd", "sample-operator")]
+    assert report.summary == "crd: the CRD is served: samples.operator.kyma-project.io is not installed"
+    report = run_sample(tmp_path / "default", plugins=plugins)
+    assert report.passed and ran == [("crd", "sample-operator")], report.summary
 
 
 def test_a_scenario_the_module_does_not_have_is_refused(kube: KubeClient, tmp_path: Path) -> None:

@@ -10,10 +10,12 @@ What lifecycle-manager does with a module, and what a module must survive, check
 4. the default CR is applied (into ``kyma-system`` when it names no namespace, as lifecycle-manager does) and
    reaches ``.status.state: Ready``;
 5. the default CR is deleted and is gone: the manager honoured its finalizers;
-6. the manifest is deleted and every one of its objects is gone;
+6. the manifest's objects are deleted and every one of them is gone, its Namespaces excepted;
 7. nothing of the module is left: objects of the usual kinds in the namespaces it used, and cluster-wide
-   ones, are compared with what was there before the install (CRDs of the manifest included) — before the
-   namespaces the scenario created are removed, whose deletion would hide what was left in them.
+   ones, are compared with what was there before the install (CRDs of the manifest included) — before any
+   namespace is removed, whose deletion would hide what was left in it;
+8. the manifest's Namespaces that were not there before (one that was, like ``kyma-system`` on a Kyma
+   cluster, is not the module's) and those the scenario created are removed.
 
 Kinds the cluster does not serve are left out of the comparison (a simulator serves fewer than k3s). A
 module-specific scenario (a :class:`ScenarioPlugin`) may add objects the module needs before it can be Ready
@@ -168,11 +170,13 @@ def module_scenario(
     policy = settings.policy
     created: list[str] = []
 
+    brought = sorted(_key(o)[2] for o in objects if o.get("kind") == "Namespace")
     with steps.step(scenario, "record what the cluster holds before the install"):
-        namespaces = sorted(
-            {*wanted_namespaces, *(_key(o)[2] for o in objects if o.get("kind") == "Namespace")}
-        )
+        namespaces = sorted({*wanted_namespaces, *brought})
         before = _inventory(kube, namespaces)
+        # A namespace of the manifest that was there before (kyma-system on a Kyma cluster) is not the
+        # module's to remove.
+        brought = [ns for ns in brought if ("Namespace", "", ns) not in before]
     with steps.step(scenario, f"namespaces {', '.join(wanted_namespaces) or '(none needed)'} present"):
         for namespace in wanted_namespaces:
             if kube.get("v1", "Namespace", namespace) is None:
@@ -216,34 +220,36 @@ def module_scenario(
             cr_api, cr_kind, cr_name, cr_namespace or None, policy=policy(settings.deletion_timeout)
         )
     with steps.step(scenario, f"uninstall {module.name}: every object of the manifest gone"):
-        kube.delete_manifest(module.manifest, source=f"manifest of {module.name}")
+        # Its namespaces stay until the leftovers are looked for: their deletion would take them along.
         for body in reversed(objects):
             kind, namespace, name = _key(body)
+            if kind == "Namespace":
+                continue
+            api_version = str(body["apiVersion"])
             try:
+                kube.delete(api_version, kind, name, namespace or None)
                 kube.wait_gone(
-                    str(body["apiVersion"]),
-                    kind,
-                    name,
-                    namespace or None,
-                    policy=policy(settings.deletion_timeout),
+                    api_version, kind, name, namespace or None, policy=policy(settings.deletion_timeout)
                 )
             except NotFound:  # its kind went with its CRD
                 continue
         for body in module.prerequisites:
             kind, namespace, name = _key(body)
             kube.delete(str(body["apiVersion"]), kind, name, namespace or None)
-    # Looked for before the scenario's own namespaces go: their deletion would take leftovers with them.
     with steps.step(scenario, f"nothing of {module.name} is left"):
         left = _inventory(kube, namespaces) - before
         left -= {_key(body) for body in module.prerequisites}
-        left -= {("Namespace", "", namespace) for namespace in created}
+        left -= {("Namespace", "", namespace) for namespace in [*created, *brought]}
         if left:
             raise CheckFailed(
                 f"{module.name} left {len(left)} object(s) behind: "
                 + ", ".join(_shown(k) for k in sorted(left))
             )
-    if created:
-        with steps.step(scenario, f"remove the namespaces the scenario created ({', '.join(created)})"):
-            for namespace in reversed(created):
+    if removed := [*brought, *reversed(created)]:
+        with steps.step(
+            scenario, f"remove the namespaces of the manifest and the scenario ({', '.join(removed)})"
+        ):
+            for namespace in removed:
                 kube.delete("v1", "Namespace", namespace)
+            for namespace in removed:
                 kube.wait_gone("v1", "Namespace", namespace, None, policy=policy(settings.deletion_timeout))

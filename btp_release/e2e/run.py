@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -43,6 +44,7 @@ __all__ = [
     "ClusterRunner",
     "E2EReport",
     "ModuleManifests",
+    "ScenarioContext",
     "ScenarioPlugin",
     "available_scenarios",
     "fetch_module",
@@ -72,40 +74,82 @@ class ModuleManifests:
 
 
 @attrs.frozen
+class ScenarioContext:
+    """What a plugin's scenario gets: the cluster, the module under test (and the latest release, for an
+    upgrade), the credentials, where its steps go and the settings."""
+
+    kube: KubeClient
+    module: ModuleManifests
+    previous: ModuleManifests | None
+    credentials: ServiceCredentials
+    steps: Steps
+    settings: E2ESettings
+
+
+@attrs.frozen
 class ScenarioPlugin:
     """The scenarios of one module, by name: chosen for a module of that ``name``, or whose default CR is a
     ``cr_kind``. ``default`` are run when none are asked for; ``prerequisites`` are objects the module needs
-    before its default CR can be Ready (for the generic scenario too)."""
+    before its default CR can be Ready (for the generic scenario too). ``run(scenario, context)`` runs one
+    of its ``scenarios`` other than ``module`` and raises at the first failing step; ``diagnostics`` are
+    the (apiVersion, kind) pairs collected when a step fails (default: the default CR's)."""
 
     name: str
     cr_kind: str
     scenarios: tuple[str, ...]
     default: tuple[str, ...]
+    run: Callable[[str, ScenarioContext], None]
     prerequisites: Callable[[ServiceCredentials], tuple[dict[str, Any], ...]] = lambda _: ()
+    diagnostics: tuple[tuple[str, str], ...] = ()
+
+
+def _btp_operator(name: str, context: ScenarioContext) -> None:
+    previous = context.previous
+    run_scenario(
+        name,
+        context.kube,
+        BtpOperatorModule(context.module.manifest, context.module.default_cr),
+        BtpOperatorModule(previous.manifest, previous.default_cr) if previous else None,
+        context.credentials,
+        context.steps,
+        context.settings,
+    )
 
 
 GENERIC = ("module",)
-PLUGINS: dict[str, ScenarioPlugin] = {
-    "btp-operator": ScenarioPlugin(
-        name="btp-operator",
-        cr_kind="BtpOperator",
-        scenarios=(*SCENARIOS, "module"),
-        default=("module", *DEFAULT_SCENARIOS),
-        prerequisites=lambda credentials: (credentials_secret(credentials),),
-    ),
-}
+PLUGINS: Mapping[str, ScenarioPlugin] = MappingProxyType(
+    {
+        "btp-operator": ScenarioPlugin(
+            name="btp-operator",
+            cr_kind="BtpOperator",
+            scenarios=(*SCENARIOS, "module"),
+            default=("module", *DEFAULT_SCENARIOS),
+            run=_btp_operator,
+            prerequisites=lambda credentials: (credentials_secret(credentials),),
+            diagnostics=(
+                (OPERATOR_API, "BtpOperator"),
+                (SERVICES_API, "ServiceInstance"),
+                (SERVICES_API, "ServiceBinding"),
+            ),
+        ),
+    }
+)
 
 
-def plugin_for(module: ModuleManifests) -> ScenarioPlugin | None:
+def plugin_for(
+    module: ModuleManifests, plugins: Mapping[str, ScenarioPlugin] = PLUGINS
+) -> ScenarioPlugin | None:
     """The module's plugin by name, else by the kind of its default CR; None: the generic scenario only."""
-    if module.name in PLUGINS:
-        return PLUGINS[module.name]
+    if module.name in plugins:
+        return plugins[module.name]
     kind = module.cr_kind
-    return next((p for p in PLUGINS.values() if kind and p.cr_kind == kind), None)
+    return next((p for p in plugins.values() if kind and p.cr_kind == kind), None)
 
 
-def available_scenarios(module: ModuleManifests) -> tuple[str, ...]:
-    plugin = plugin_for(module)
+def available_scenarios(
+    module: ModuleManifests, plugins: Mapping[str, ScenarioPlugin] = PLUGINS
+) -> tuple[str, ...]:
+    plugin = plugin_for(module, plugins)
     return plugin.scenarios if plugin else GENERIC
 
 
@@ -171,13 +215,15 @@ def run_scenarios(
     previous: ModuleManifests | None = None,
     settings: E2ESettings | None = None,
     scenarios: Sequence[str] | None = None,
+    plugins: Mapping[str, ScenarioPlugin] = PLUGINS,
 ) -> E2EReport:
     """Run the scenarios in order (default: the module's plugin's, else the generic ``module`` scenario),
     stopping at the first failing step; write ``junit.xml`` and, on failure, the diagnostics bundle into
     ``workdir``. Test failures are a ``passed=False`` report; only problems before any step (bad inputs,
-    a scenario the module does not have) raise."""
+    a scenario the module does not have) raise. ``plugins``: the module-specific scenarios to choose from
+    (by module name or default-CR kind)."""
     settings = settings or E2ESettings()
-    plugin = plugin_for(module)
+    plugin = plugin_for(module, plugins)
     names = tuple(scenarios) if scenarios else (plugin.default if plugin else GENERIC)
     offered = plugin.scenarios if plugin else GENERIC
     if unknown := [n for n in names if n not in offered]:
@@ -188,8 +234,9 @@ def run_scenarios(
     steps = Steps(kube.clock)
     failure: BtpReleaseError | None = None
     try:
+        context = ScenarioContext(kube, module, previous, credentials, steps, settings)
         for name in names:
-            _run_one(name, kube, module, credentials, steps, settings, previous, plugin)
+            _run_one(name, context, plugin)
     except BtpReleaseError as exc:
         failure = exc
     workdir.mkdir(parents=True, exist_ok=True)
@@ -199,15 +246,7 @@ def run_scenarios(
         manifests = {"module-manifest.yaml": module.manifest, "default-cr.yaml": module.default_cr}
         if previous is not None:
             manifests["previous-module-manifest.yaml"] = previous.manifest
-        kinds = (
-            (
-                (OPERATOR_API, "BtpOperator"),
-                (SERVICES_API, "ServiceInstance"),
-                (SERVICES_API, "ServiceBinding"),
-            )
-            if plugin is not None and plugin.name == "btp-operator"
-            else _cr_kinds(module)
-        )
+        kinds = plugin.diagnostics if plugin is not None and plugin.diagnostics else _cr_kinds(module)
         diagnostics = collect_diagnostics(kube, workdir / "diagnostics", kinds=kinds, manifests=manifests)
         failed = steps.failed[-1] if steps.failed else None
         summary = f"{failed.scenario}: {failed.name}: {failure}" if failed else str(failure)
@@ -223,42 +262,28 @@ def _cr_kinds(module: ModuleManifests) -> tuple[tuple[str, str], ...]:
     return tuple((str(o.get("apiVersion", "")), str(o.get("kind", ""))) for o in objects)
 
 
-def _run_one(
-    name: str,
-    kube: KubeClient,
-    module: ModuleManifests,
-    credentials: ServiceCredentials,
-    steps: Steps,
-    settings: E2ESettings,
-    previous: ModuleManifests | None,
-    plugin: ScenarioPlugin | None,
-) -> None:
-    if name == "module":
-        under_test = ModuleUnderTest(
-            name=module.name or (plugin.name if plugin else module.reference),
-            manifest=module.manifest,
-            default_cr=module.default_cr,
-            manager=module.manager,
-            prerequisites=plugin.prerequisites(credentials) if plugin else (),
-        )
-        module_scenario(kube, under_test, steps, settings)
-    else:  # a btp-operator scenario (run_scenarios checked the name against the plugin's)
-        run_scenario(
-            name,
-            kube,
-            BtpOperatorModule(module.manifest, module.default_cr),
-            BtpOperatorModule(previous.manifest, previous.default_cr) if previous else None,
-            credentials,
-            steps,
-            settings,
-        )
+def _run_one(name: str, context: ScenarioContext, plugin: ScenarioPlugin | None) -> None:
+    if name != "module":
+        assert plugin is not None  # run_scenarios checked the name against the plugin's
+        plugin.run(name, context)
+        return
+    module = context.module
+    under_test = ModuleUnderTest(
+        name=module.name or (plugin.name if plugin else module.reference),
+        manifest=module.manifest,
+        default_cr=module.default_cr,
+        manager=module.manager,
+        prerequisites=plugin.prerequisites(context.credentials) if plugin else (),
+    )
+    module_scenario(context.kube, under_test, context.steps, context.settings)
 
 
 class ClusterRunner:
     """The pipeline's E2E runner on a cluster that ``connect`` opens (and tears down on exit).
 
     ``credentials`` is read from ``environ`` per the request's mode before anything else happens, so
-    missing ``SM_*`` variables fail fast. Registry clients come from ``registry`` (host → client).
+    missing ``SM_*`` variables fail fast. Registry clients come from ``registry`` (host → client);
+    ``plugins`` are the module-specific scenarios (see :func:`run_scenarios`).
     """
 
     def __init__(
@@ -270,8 +295,10 @@ class ClusterRunner:
         settings: E2ESettings | None = None,
         name: str = "cluster",
         scenarios: tuple[str, ...] | None = None,
+        plugins: Mapping[str, ScenarioPlugin] = PLUGINS,
     ) -> None:
         self._scenarios = scenarios
+        self._plugins = plugins
         self._connect = connect
         self._registry = registry
         self._environ = environ
@@ -305,6 +332,7 @@ class ClusterRunner:
                 previous=previous,
                 settings=settings,
                 scenarios=self._scenarios,
+                plugins=self._plugins,
             )
         detail = f" (diagnostics: {report.diagnostics.tarball})" if report.diagnostics else ""
         return E2EResult(report.passed, report.summary + detail, report.junit)

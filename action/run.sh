@@ -36,7 +36,17 @@ case "$command" in
         fi
         ;;
     test-module)
-        args+=(--module "${INPUT_MODULE:?the module input is required for test-module}")
+        if [ -z "${INPUT_MODULE:-}" ] && [ -z "${INPUT_MODULE_CONFIG:-}" ]; then
+            echo "::error title=btp-release::test-module needs the module input, the module-config input, or both"
+            exit 2
+        fi
+        if [ -n "${INPUT_MODULE:-}" ]; then args+=(--module "$INPUT_MODULE"); fi
+        if [ -n "${INPUT_MODULE_CONFIG:-}" ]; then args+=(--module-config "$INPUT_MODULE_CONFIG"); fi
+        IFS=',' read -ra scenarios <<< "${INPUT_SCENARIOS:-}"
+        for scenario in "${scenarios[@]}"; do
+            scenario="${scenario//[[:space:]]/}"
+            if [ -n "$scenario" ]; then args+=(--scenario "$scenario"); fi
+        done
         args+=(--credentials "${INPUT_CREDENTIALS:-dummy}")
         if [ -n "${INPUT_PREVIOUS:-}" ]; then args+=(--previous "$INPUT_PREVIOUS"); fi
         if [ -n "${INPUT_K3S_VERSION:-}" ]; then args+=(--kubeconfig /etc/rancher/k3s/k3s.yaml); fi

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from btp_release.cli_e2e import E2E_COMMANDS, add_e2e_commands, read_input, run_e2e_command
 from btp_release.errors import BtpReleaseError, InvalidInput
 from btp_release.redaction import RedactingFilter, redact
 
@@ -113,57 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     replace = commands.add_parser("replace", help="preview, then (--yes) delete the release and its tag")
     _add_release_options(replace)
     replace.add_argument("--yes", action="store_true", help="really delete (default: only show what)")
-    test = commands.add_parser(
-        "test-module",
-        help="run the E2E scenarios of a module on the cluster of a kubeconfig",
-        description="Install the module (by reference from its registry, or from files) and run its "
-        "scenarios: the module's own (btp-operator: main and, with real credentials and --previous, "
-        "upgrade), else the generic module scenario (install, default CR Ready, delete, uninstall, nothing "
-        "left); write junit.xml and, on failure, a diagnostics bundle. Exit 9 when a step fails.",
-    )
-    source = test.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--module", help="module artifact reference, e.g. HOST/REPO@sha256:… or HOST/REPO:vX.Y.Z"
-    )
-    source.add_argument("--manifest", help="the module's rendered manifest file (with --default-cr)")
-    test.add_argument("--default-cr", help="the module's default CR file (with --manifest)")
-    test.add_argument("--previous", help="module reference of the latest release, for the upgrade scenario")
-    test.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
-    test.add_argument("--context", help="kubeconfig context (default: its current one)")
-    test.add_argument(
-        "--credentials", choices=("dummy", "real"), default="dummy", help="Service Manager credentials"
-    )
-    test.add_argument(
-        "--scenario",
-        action="append",
-        help="repeat; module (the generic scenario), and a module's own, e.g. btp-operator's main and "
-        "upgrade (default: the module's own, else module)",
-    )
-    test.add_argument(
-        "--module-config", help="the module's module-config.yaml: its manager is what 'installed' means"
-    )
-    test.add_argument("--run-id", help="makes instance names unique (default: $GITHUB_RUN_ID, else local)")
-    test.add_argument("--out", default="e2e-report", help="report directory (default: e2e-report)")
-    test.add_argument("--poll-interval", type=float, default=5.0, help="seconds between polls (default 5)")
-    test.add_argument(
-        "--timeout", type=float, default=300.0, help="limit of every wait in seconds (default 300)"
-    )
-    test.add_argument("--json", action="store_true", help="print the report as JSON")
-    versions = commands.add_parser(
-        "k3s-versions", help="the newest patch of the last k3s minors (for a matrix)"
-    )
-    versions.add_argument("--minors", type=int, default=3, help="how many minor versions (default 3)")
-    versions.add_argument("--cache-dir", help="keep the release list here for six hours")
-    k3s = commands.add_parser(
-        "k3s-up", help="install k3s on this Linux machine (root) and wait until it is Ready"
-    )
-    k3s.add_argument("--k3s-version", required=True, help="e.g. v1.31.4+k3s1")
-    k3s.add_argument(
-        "--mirror",
-        action="append",
-        default=[],
-        help="NAME=URL registry mirror, e.g. registry.localhost:5000=http://127.0.0.1:5000 (repeatable)",
-    )
+    add_e2e_commands(commands)
     rehearse = commands.add_parser(
         "rehearse",
         help="rehearse the GitHub steps of a release against the built-in GitHub simulator",
@@ -253,7 +204,7 @@ def _release_meta(args: argparse.Namespace) -> int:
     if args.mandatory is None and not (args.mapping or args.channel):
         hint = "give --mapping FILE, --channel NAME=VERSION (repeatable) or --mandatory VERSION"
         raise InvalidInput("no channels given", hint=hint)
-    mapping = ChannelMapping.parse(_read(args.mapping), file=args.mapping) if args.mapping else None
+    mapping = ChannelMapping.parse(read_input(args.mapping), file=args.mapping) if args.mapping else None
     if args.channel:
         malformed = ", ".join(repr(item) for item in args.channel if "=" not in item)
         if malformed:
@@ -411,117 +362,6 @@ def _human_result(command: str, results: Sequence[Any], outputs: Mapping[str, st
     return done
 
 
-def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    import contextlib
-
-    from btp_release.e2e import E2ESettings, ServiceCredentials
-    from btp_release.e2e.run import ModuleManifests, fetch_module, run_scenarios
-    from btp_release.errors import InvalidInput
-    from btp_release.kube import KubeClient
-    from btp_release.oci import Reference, RegistryClient
-
-    credentials = (
-        ServiceCredentials.from_environ(environ) if args.credentials == "real" else ServiceCredentials.dummy()
-    )
-    with contextlib.ExitStack() as stack:
-
-        def fetch(reference: str) -> ModuleManifests:
-            registry = stack.enter_context(RegistryClient(Reference.parse(reference).registry))
-            return fetch_module(registry, reference)
-
-        if args.module:
-            module = fetch(args.module)
-        else:
-            if not args.default_cr:
-                raise InvalidInput("--manifest needs --default-cr")
-            module = ModuleManifests(args.manifest, _read(args.manifest), _read(args.default_cr))
-        previous = fetch(args.previous) if args.previous else None
-    if args.module_config:
-        from btp_release.module import ModuleConfig
-
-        config = ModuleConfig.load(Path(args.module_config))
-        module = attrs.evolve(module, name=config.short_name, manager=config.manager)
-    kubeconfig = args.kubeconfig or environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    kube = KubeClient.from_kubeconfig(kubeconfig, context=args.context)
-    settings = E2ESettings(
-        run_id=args.run_id or environ.get("GITHUB_RUN_ID") or "local",
-        poll_interval=args.poll_interval,
-        deployment_timeout=args.timeout,
-        ready_timeout=args.timeout,
-        instance_timeout=args.timeout,
-        deletion_timeout=args.timeout,
-    )
-    report = run_scenarios(
-        kube,
-        module,
-        credentials,
-        Path(args.out),
-        previous=previous,
-        settings=settings,
-        scenarios=tuple(args.scenario or ()),
-    )
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "passed": report.passed,
-                    "summary": report.summary,
-                    "steps": [attrs.asdict(step) for step in report.steps],
-                    "junit": str(report.junit),
-                    "diagnostics": str(report.diagnostics.tarball) if report.diagnostics else None,
-                },
-                indent=2,
-            )
-        )
-    else:
-        for step in report.steps:
-            print(f"[{step.scenario}] {step.outcome:7} {step.seconds:6.1f}s {step.name}")
-        print(f"JUnit report: {report.junit}")
-        if report.diagnostics:
-            print(f"diagnostics: {report.diagnostics.tarball}")
-    if not report.passed:
-        print(redact(f"error: E2E failed: {report.summary}"), file=sys.stderr)
-        return 9
-    return 0
-
-
-def _read(path: str) -> bytes:
-    from btp_release.errors import InvalidInput
-
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
-
-
-def _k3s_versions(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from btp_release.cluster import k3s_versions
-    from btp_release.github import GitHubClient
-
-    api_url = environ.get("GITHUB_API_URL") or "https://api.github.com"
-    with GitHubClient("k3s-io/k3s", api_url=api_url, environ=environ) as github:
-        found = k3s_versions(github, args.minors, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    print(json.dumps(found))
-    return 0
-
-
-def _k3s_up(args: argparse.Namespace) -> int:
-    from btp_release.cluster import K3sCluster
-    from btp_release.errors import InvalidInput
-
-    mirrors = {}
-    for item in args.mirror:
-        name, sep, url = item.partition("=")
-        if not sep or not name or not url:
-            raise InvalidInput(f"invalid --mirror {item!r}", hint="NAME=URL")
-        mirrors[name] = url
-    cluster = K3sCluster(args.k3s_version, mirrors=mirrors or None)
-    cluster.create()
-    cluster.wait_ready()
-    print(cluster.kubeconfig)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = os.environ if environ is None else environ
@@ -555,12 +395,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
             if args.json:
                 print(json.dumps(attrs.asdict(result), indent=2))
             return 0
-        if args.command == "test-module":
-            return _test_module(args, env)
-        if args.command == "k3s-versions":
-            return _k3s_versions(args, env)
-        if args.command == "k3s-up":
-            return _k3s_up(args)
+        if args.command in E2E_COMMANDS:
+            return run_e2e_command(args, env)
         if args.command == "release-meta":
             return _release_meta(args)
         return _release_command(args, env, sys.stdout, sys.stderr)

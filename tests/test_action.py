@@ -232,6 +232,43 @@ def test_run_sh_builds_the_argv_of_each_command(
     assert called == argv
 
 
+TEST_MODULE_CASES = [
+    pytest.param(
+        {"command": "test-module", "module": "r.io/m@sha256:1", "scenarios": "main, upgrade-while-deleting,"},
+        [
+            *("test-module", "--module", "r.io/m@sha256:1", "--scenario", "main"),
+            *("--scenario", "upgrade-while-deleting", "--credentials", "dummy"),
+        ],
+        id="test-module-scenarios",
+    ),
+    pytest.param(
+        {"command": "test-module", "module-config": "module-config.yaml", "k3s-version": "v1.31.4+k3s1"},
+        [
+            *("test-module", "--module-config", "module-config.yaml", "--credentials", "dummy"),
+            *("--kubeconfig", "/etc/rancher/k3s/k3s.yaml"),
+        ],
+        id="test-module-from-module-config",
+    ),
+]
+
+
+@pytest.mark.parametrize(("inputs", "argv"), TEST_MODULE_CASES)
+def test_run_sh_builds_the_argv_of_test_module(
+    inputs: dict[str, str], argv: list[str], tmp_path: Path
+) -> None:
+    code, log, called, _ = run_with_fake_cli(inputs, tmp_path)
+    assert code == 0, log
+    assert called == argv
+    args = build_parser().parse_args(argv)  # exits (SystemExit) on an argument the command does not take
+    assert args.command == "test-module"
+
+
+def test_test_module_without_module_or_module_config_fails_before_the_cli_starts(tmp_path: Path) -> None:
+    code, log, called, _ = run_with_fake_cli({"command": "test-module"}, tmp_path)
+    assert code == 2 and called is None
+    assert "test-module needs the module input, the module-config input, or both" in log
+
+
 def _cli_commands() -> set[str]:
     parser = build_parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -15,7 +15,7 @@ from btp_release.localservices.registry import registry_binary
 from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
 from btp_release.testing import GitHubSimulator, LocalRegistry
-from btp_release.testing.kube_sim import KubeSimulator
+from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 FILES = [
@@ -205,3 +205,78 @@ def test_k3s_versions_prints_the_newest_patch_per_minor(capsys: pytest.CaptureFi
 def test_k3s_up_refuses_a_malformed_mirror(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["k3s-up", "--k3s-version", "v1.31.4+k3s1", "--mirror", "no-equals-sign"], environ={}) == 2
     assert "NAME=URL" in capsys.readouterr().err
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-operator"
+
+
+def test_a_module_without_a_plugin_runs_the_generic_scenario_from_its_module_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The module-config alone names what to install (its manifest and defaultCR files) and the manager."""
+    module = SimulatedModule(
+        group="operator.kyma-project.io",
+        version="v1alpha1",
+        kind="Sample",
+        plural="samples",
+        manager_namespace="kyma-system",
+        manager_name="sample-operator-controller-manager",
+        finalizer="operator.kyma-project.io/sample-finalizer",
+    )
+    with KubeSimulator(modules=[module]) as simulator:
+        kubeconfig = simulator.kubeconfig(tmp_path / "kubeconfig")
+        argv = ["test-module", "--module-config", str(SAMPLE / "module-config.yaml")]
+        code = main([*argv, "--kubeconfig", str(kubeconfig), *FAST, "--out", str(tmp_path / "r")], environ={})
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "[module] passed" in out and "[main]" not in out
+    assert "manager Deployment kyma-system/sample-operator-controller-manager rolled out" in out
+    assert "default CR Sample kyma-system/default Ready" in out
+    assert "nothing of sample-operator is left" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "test-module needs the module: --module REFERENCE"),
+        (["--manifest", "m.yaml"], "--manifest needs --default-cr"),
+        ([*FILES, "--budget", "main"], "invalid --budget 'main'"),
+        ([*FILES, "--budget", "main=-5"], "invalid --budget 'main=-5'"),
+        (["--module-config", "missing/module-config.yaml"], "missing/module-config.yaml"),
+    ],
+)
+def test_test_module_input_errors_exit_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["test-module", *argv, "--kubeconfig", str(tmp_path / "none")], environ={})
+    err = capsys.readouterr().err
+    assert (code, message in err) == (2, True), err
+
+
+def test_a_module_config_with_a_url_manifest_needs_the_files_some_other_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = (
+        (SAMPLE / "module-config.yaml")
+        .read_text()
+        .replace(
+            "manifest: sample-operator.yaml",
+            "manifest: https://github.com/kyma-project/sample-operator/releases/download/0.3.0/sample-operator.yaml",
+        )
+    )
+    (tmp_path / "module-config.yaml").write_text(config)
+    code = main(["test-module", "--module-config", str(tmp_path / "module-config.yaml")], environ={})
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "manifest is a URL" in err and "--module REFERENCE or --manifest/--default-cr" in err
+
+
+def test_a_budget_from_the_command_line_limits_the_scenario(
+    sim: tuple[KubeSimulator, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, kubeconfig = sim
+    argv = [*FILES, "--kubeconfig", str(kubeconfig), "--scenario", "main", "--budget", "main=0.001"]
+    code = main(["test-module", *argv, *FAST, "--out", str(tmp_path / "r")], environ={})
+    err = capsys.readouterr().err
+    assert code == 9, err
+    assert "the main scenario spent its time budget of 0.001s" in err

@@ -196,6 +196,6 @@ def test_a_step_does_not_start_once_the_budget_is_spent(sim: KubeSimulator, tmp_
     assert report.summary == (
         "wrong-cr: namespace kyma-system present: the wrong-cr scenario spent its time budget of 0s "
         "(0s elapsed): this step did not start — the real job allows this long; find the slow step in "
-        "junit.xml, or raise E2ESettings.budgets['wrong-cr']"
+        "junit.xml, or raise E2ESettings.budgets['wrong-cr'] (test-module --budget wrong-cr=SECONDS)"
     )
     assert sim.get("secrets", "sap-btp-manager", "kyma-system") is None  # nothing was done

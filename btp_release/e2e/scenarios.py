@@ -222,7 +222,7 @@ class ScenarioRun:
             f"the {self.scenario} scenario spent its time budget of {self.budget:g}s ({elapsed:g}s elapsed): "
             + detail,
             hint=f"the real job allows this long; find the slow step in junit.xml, or raise "
-            f"E2ESettings.budgets[{self.scenario!r}]",
+            f"E2ESettings.budgets[{self.scenario!r}] (test-module --budget {self.scenario}=SECONDS)",
         )
 
     @contextlib.contextmanager

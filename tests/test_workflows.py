@@ -238,7 +238,11 @@ def test_the_e2e_workflow_tests_the_module_on_every_k3s_version() -> None:
     scenario = next(s for s in job["steps"] if s.get("name") == "Run the scenarios")
     assert scenario["env"]["MODULE"] == "${{ inputs.module }}"
     assert scenario["env"]["SCENARIOS"] == "${{ inputs.scenarios }}"
+    assert scenario["env"]["MODULE_CONFIG"] == "${{ inputs.module-config }}"
+    for trigger in ("workflow_dispatch", "workflow_call"):
+        assert workflow[True][trigger]["inputs"]["module-config"]["default"] == ""
     assert "btp-release test-module" in scenario["run"]
+    assert 'args+=(--module-config "$MODULE_CONFIG")' in scenario["run"]
     # instance names carry the run and the matrix entry (btp-manager: JOB-K8S_VER-RUN_ID)
     assert '--run-id "$GITHUB_RUN_ID-k3s-$K3S_VERSION"' in scenario["run"]
     assert scenario["env"]["K3S_VERSION"] == "${{ matrix.k3s }}"

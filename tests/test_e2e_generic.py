@@ -18,18 +18,23 @@ import pytest
 
 from btp_release.e2e import E2ESettings, ServiceCredentials
 from btp_release.e2e.run import (
+    ClusterRunner,
     E2EReport,
     ModuleManifests,
     ScenarioContext,
     ScenarioPlugin,
     available_scenarios,
     plugin_for,
+    registry_client,
     run_scenarios,
 )
 from btp_release.errors import InvalidInput
 from btp_release.kube import KubeClient
-from btp_release.module import ModuleConfig
-from btp_release.testing import FakeClock
+from btp_release.localservices.registry import registry_binary
+from btp_release.module import ModuleConfig, ModuleSpec, build_module, push_module
+from btp_release.oci import RegistryClient
+from btp_release.pipeline.runner import E2ERequest
+from btp_release.testing import FakeClock, LocalRegistry
 from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
 
 from .test_e2e_scenarios import DEFAULT_CR, MANIFEST, junit_cases
@@ -230,3 +235,47 @@ def test_a_scenario_the_module_does_not_have_is_refused(kube: KubeClient, tmp_pa
     )
     with pytest.raises(InvalidInput, match="has no scenario main"):
         run_scenarios(kube, other, ServiceCredentials.dummy(), tmp_path / "e2e", scenarios=["main"])
+
+
+@pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
+def test_the_pipeline_runner_runs_the_generic_scenario_for_a_module_without_a_plugin(tmp_path: Path) -> None:
+    """The E2E stage's seam: sample-operator pushed to a real registry, read back by digest, its
+    module-config's manager in the request; the generic scenario is what runs."""
+    config = ModuleConfig.load(SAMPLE_DIR / "module-config.yaml")
+    with (
+        sample_cluster(tmp_path) as kube,
+        LocalRegistry() as registry,
+        RegistryClient(registry.host) as client,
+    ):
+        spec = ModuleSpec(
+            component_name=config.name,
+            version="0.3.0",
+            registry_base_url=f"{registry.host}/unsigned",
+            source_repo_url="github.com/kyma-project/sample-operator",
+            source_commit="0" * 40,
+            manifest_path=SAMPLE_DIR / "sample-operator.yaml",
+            default_cr_path=SAMPLE_DIR / "default-sample-cr.yaml",
+        )
+        pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
+
+        @contextlib.contextmanager
+        def connect() -> Iterator[KubeClient]:
+            yield kube
+
+        runner = ClusterRunner(connect, registry_client, environ={}, settings=SETTINGS, name="k3s")
+        request = E2ERequest(
+            version="0.3.0",
+            module_reference=f"{registry.host}/{spec.module_repository}@{pushed.digest}",
+            image_reference=None,
+            credentials="dummy",
+            upgrade_from=None,
+            workdir=tmp_path / "e2e",
+            manager=config.manager,
+        )
+        result = runner.run(request)
+    assert result.passed, result.summary
+    assert result.report is not None
+    cases = junit_cases(result.report)
+    assert set(cases.values()) == {"passed"}
+    assert "module: manager Deployment kyma-system/sample-operator-controller-manager rolled out" in cases
+    assert "module: nothing of sample-operator is left" in cases

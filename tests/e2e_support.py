@@ -1,16 +1,22 @@
-"""What the E2E scenario tests share: the example module, credentials, settings, and reading a report."""
+"""What the E2E scenario tests share: the example modules (btp-operator; sample-operator, a module without a
+plugin, with its model for the simulator), credentials, settings, the simulator fixtures (import ``sim`` and
+``kube`` into a test module to use them) and reading a report."""
 
 from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from btp_release.e2e import E2ESettings, ServiceCredentials
 from btp_release.e2e.run import ModuleManifests
 from btp_release.kube import KubeClient
+from btp_release.module import ModuleConfig
 from btp_release.testing import FakeClock
-from btp_release.testing.kube_sim import KubeSimulator
+from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 MANIFEST = (EXAMPLE / "manifests" / "btp-manager.yaml").read_bytes()
@@ -34,6 +40,44 @@ SETTINGS = E2ESettings(
     instance_timeout=60,
     deletion_timeout=60,
 )
+
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "examples" / "sample-operator"
+# sample-operator's manager as the simulator's generic module model runs it (its module-config's manager).
+SAMPLE_MODULE = SimulatedModule(
+    group="operator.kyma-project.io",
+    version="v1alpha1",
+    kind="Sample",
+    plural="samples",
+    manager_namespace="kyma-system",
+    manager_name="sample-operator-controller-manager",
+    finalizer="operator.kyma-project.io/sample-finalizer",
+    name="sample-operator",
+)
+
+
+@pytest.fixture
+def sim() -> Iterator[KubeSimulator]:
+    with KubeSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def kube(sim: KubeSimulator, tmp_path: Path) -> KubeClient:
+    return kube_client(sim, tmp_path)
+
+
+def sample_operator() -> ModuleManifests:
+    """The second module as test-module --module-config reads it: files and manager from its config."""
+    config = ModuleConfig.load(SAMPLE_DIR / "module-config.yaml")
+    assert config.default_cr is not None
+    return ModuleManifests(
+        "examples/sample-operator",
+        config.manifest.local_path(config.base_dir).read_bytes(),
+        config.default_cr.local_path(config.base_dir).read_bytes(),
+        name=config.short_name,
+        manager=config.manager,
+    )
 
 
 def kube_client(sim: KubeSimulator, tmp_path: Path, clock: FakeClock | None = None) -> KubeClient:

@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ),
     ("configuration", frozenset({"config", "module_config_settings"})),
     ("composition", frozenset({"pipeline", "e2e"})),
-    ("entry points", frozenset({"cli", ""})),
+    ("entry points", frozenset({"cli", "cli_e2e", ""})),
 )
 
 # Third-party imports that are not runtime dependencies, and why that is fine:

@@ -15,7 +15,9 @@ from btp_release.localservices.registry import registry_binary
 from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
 from btp_release.testing import GitHubSimulator, LocalRegistry
-from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
+from btp_release.testing.kube_sim import KubeSimulator
+
+from .e2e_support import SAMPLE_DIR, SAMPLE_MODULE
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 FILES = [
@@ -207,25 +209,13 @@ def test_k3s_up_refuses_a_malformed_mirror(capsys: pytest.CaptureFixture[str]) -
     assert "NAME=URL" in capsys.readouterr().err
 
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-operator"
-
-
 def test_a_module_without_a_plugin_runs_the_generic_scenario_from_its_module_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The module-config alone names what to install (its manifest and defaultCR files) and the manager."""
-    module = SimulatedModule(
-        group="operator.kyma-project.io",
-        version="v1alpha1",
-        kind="Sample",
-        plural="samples",
-        manager_namespace="kyma-system",
-        manager_name="sample-operator-controller-manager",
-        finalizer="operator.kyma-project.io/sample-finalizer",
-    )
-    with KubeSimulator(modules=[module]) as simulator:
+    with KubeSimulator(modules=[SAMPLE_MODULE]) as simulator:
         kubeconfig = simulator.kubeconfig(tmp_path / "kubeconfig")
-        argv = ["test-module", "--module-config", str(SAMPLE / "module-config.yaml")]
+        argv = ["test-module", "--module-config", str(SAMPLE_DIR / "module-config.yaml")]
         code = main([*argv, "--kubeconfig", str(kubeconfig), *FAST, "--out", str(tmp_path / "r")], environ={})
     out = capsys.readouterr().out
     assert code == 0, out
@@ -257,7 +247,7 @@ def test_a_module_config_with_a_url_manifest_needs_the_files_some_other_way(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = (
-        (SAMPLE / "module-config.yaml")
+        (SAMPLE_DIR / "module-config.yaml")
         .read_text()
         .replace(
             "manifest: sample-operator.yaml",

@@ -5,7 +5,6 @@ a message that says so."""
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,10 @@ from btp_release.kube import KubeClient
 from btp_release.testing import FakeClock
 from btp_release.testing.kube_sim import FAILURE_MODES, KubeSimulator
 
+from . import e2e_support
 from .e2e_support import SETTINGS, junit_cases, kube_client, module, previous
+
+sim, kube = e2e_support.sim, e2e_support.kube  # the simulator fixtures
 
 READY = "state Ready, Ready=True (ReconcileSucceeded)"
 REJECTED = "rejected: state Warning, Ready=False (WrongNamespaceOrName), no finalizer"
@@ -92,17 +94,6 @@ CAUGHT = [
 ]
 # The generic module model's failure modes are the generic scenario's (tests/test_e2e_generic.py).
 GENERIC_MODULE_FAILURES = {"module_never_ready", "finalizer_never_removed", "leaves_objects_behind"}
-
-
-@pytest.fixture
-def sim() -> Iterator[KubeSimulator]:
-    with KubeSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def kube(sim: KubeSimulator, tmp_path: Path) -> KubeClient:
-    return kube_client(sim, tmp_path)
 
 
 def test_every_failure_mode_of_btp_manager_is_meant_to_be_caught() -> None:

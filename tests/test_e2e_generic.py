@@ -35,27 +35,23 @@ from btp_release.module import ModuleConfig, ModuleSpec, build_module, push_modu
 from btp_release.oci import RegistryClient
 from btp_release.pipeline.runner import E2ERequest
 from btp_release.testing import FakeClock, LocalRegistry
-from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
+from btp_release.testing.kube_sim import KubeSimulator
 
-from .test_e2e_scenarios import DEFAULT_CR, MANIFEST, junit_cases
+from . import e2e_support
+from .e2e_support import (
+    DEFAULT_CR,
+    MANIFEST,
+    SAMPLE_DIR,
+    SAMPLE_MODULE,
+    junit_cases,
+    sample_operator,
+)
+
+sim, kube = e2e_support.sim, e2e_support.kube  # the simulator fixtures
 
 SETTINGS = E2ESettings(
     run_id="4711", poll_interval=1.0, deployment_timeout=60, ready_timeout=60, deletion_timeout=60
 )
-
-
-@pytest.fixture
-def sim() -> Iterator[KubeSimulator]:
-    with KubeSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def kube(sim: KubeSimulator, tmp_path: Path) -> KubeClient:
-    clock = FakeClock()
-    return KubeClient.from_kubeconfig(
-        sim.kubeconfig(tmp_path / "kubeconfig"), clock=clock, sleeper=clock.sleep
-    )
 
 
 def btp_operator(name: str = "btp-operator") -> ModuleManifests:
@@ -93,33 +89,9 @@ def test_btp_operator_passes_the_generic_scenario(kube: KubeClient, tmp_path: Pa
     assert any(name.startswith("module: manager Deployment kyma-system/") for name in cases)
 
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "examples" / "sample-operator"
-SAMPLE_MODULE = SimulatedModule(
-    group="operator.kyma-project.io",
-    version="v1alpha1",
-    kind="Sample",
-    plural="samples",
-    manager_namespace="kyma-system",
-    manager_name="sample-operator-controller-manager",
-    finalizer="operator.kyma-project.io/sample-finalizer",
-    name="sample-operator",
-)
 SAMPLE_CR = "Sample kyma-system/default"
 SAMPLE_CRD = "samples.operator.kyma-project.io"
 SAMPLE_LEFTOVER = "ConfigMap kyma-system/sample-operator-default"
-
-
-def sample_operator() -> ModuleManifests:
-    """The second module as test-module --module-config reads it: files and manager from its config."""
-    config = ModuleConfig.load(SAMPLE_DIR / "module-config.yaml")
-    assert config.default_cr is not None
-    return ModuleManifests(
-        "examples/sample-operator",
-        config.manifest.local_path(config.base_dir).read_bytes(),
-        config.default_cr.local_path(config.base_dir).read_bytes(),
-        name=config.short_name,
-        manager=config.manager,
-    )
 
 
 @contextlib.contextmanager

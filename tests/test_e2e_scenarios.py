@@ -40,8 +40,8 @@ from btp_release.testing import FakeClock, LocalRegistry
 from btp_release.testing.kube_sim import DUMMY_CREDENTIALS as SIM_DUMMY
 from btp_release.testing.kube_sim import KubeSimulator
 
+from . import e2e_support
 from .e2e_support import (
-    DEFAULT_CR,
     ENCODED,
     EXAMPLE,
     MANIFEST,
@@ -49,23 +49,11 @@ from .e2e_support import (
     REAL,
     SETTINGS,
     junit_cases,
-    kube_client,
     module,
     previous,
 )
 
-__all__ = ["DEFAULT_CR", "MANIFEST", "junit_cases"]  # test_e2e_generic reads them from here
-
-
-@pytest.fixture
-def sim() -> Iterator[KubeSimulator]:
-    with KubeSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def kube(sim: KubeSimulator, tmp_path: Path) -> KubeClient:
-    return kube_client(sim, tmp_path)
+sim, kube = e2e_support.sim, e2e_support.kube  # the simulator fixtures
 
 
 def test_the_dummy_credentials_are_the_ones_the_model_knows() -> None:

@@ -311,7 +311,7 @@ def test_an_unexpected_error_is_reported_with_a_redacted_traceback(
     def broken(*_: Any, **__: Any) -> int:
         raise RuntimeError(f"bug while holding {CANARY}")
 
-    monkeypatch.setattr("btp_release.cli._k3s_versions", broken)
+    monkeypatch.setattr("btp_release.cli_e2e._k3s_versions", broken)
     assert main(["k3s-versions"], environ={}) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "internal error" in err

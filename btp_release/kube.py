@@ -367,15 +367,38 @@ class KubeClient:
         self, api_version: str, kind: str, name: str, namespace: str | None, labels: Mapping[str, str | None]
     ) -> KubeObject:
         """Set (or, with ``None``, remove) labels by a merge patch."""
+        return self._patch_metadata(api_version, kind, name, namespace, "labels", labels)
+
+    def annotate(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        annotations: Mapping[str, str | None],
+    ) -> KubeObject:
+        """Set (or, with ``None``, remove) annotations by a merge patch (``kubectl annotate``)."""
+        return self._patch_metadata(api_version, kind, name, namespace, "annotations", annotations)
+
+    def _patch_metadata(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        field: str,
+        values: Mapping[str, str | None],
+    ) -> KubeObject:
         from lightkube.types import PatchType
 
         res = self._resource(api_version, kind)
+        verb = "label" if field == "labels" else "annotate"
         patched = self._call(
-            f"label {kind} {name}",
+            f"{verb} {kind} {name}",
             lambda: self._client.patch(
                 res,
                 name,
-                {"metadata": {"labels": dict(labels)}},
+                {"metadata": {field: dict(values)}},
                 namespace=namespace,
                 patch_type=PatchType.MERGE,
             ),

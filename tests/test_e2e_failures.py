@@ -86,6 +86,25 @@ CAUGHT = [
         "state=Deleting",
     ),
     (
+        "no_network_policies",
+        "main",
+        "the 4 network policies of btp-operator exist",
+        "missing: kyma-project.io--btp-operator-allow-to-apiserver",
+    ),
+    (
+        "no_network_policies",
+        "recovery",
+        "the 4 network policies of btp-operator exist after the operand's recovery",
+        "present: none",
+    ),
+    (
+        "network_policies_not_disabled",
+        "main",
+        "annotate BtpOperator kyma-system/btpoperator "
+        "operator.kyma-project.io/btp-operator-disable-network-policies=true: the policies are deleted",
+        "(none exists)",
+    ),
+    (
         "no_upgrade_while_deleting",
         "upgrade-while-deleting",
         REAPPLIED,

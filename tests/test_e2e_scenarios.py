@@ -94,6 +94,15 @@ def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
         "(ServiceInstancesAndBindingsNotCleaned)",
         "delete the operand Deployment while ServiceInstancesAndBindingsNotCleaned: re-created, "
         "CR still held",
+        "the 4 network policies of btp-operator exist",
+        "deny-all NetworkPolicy deny-all-test-4711, btp-operator's pods deleted: both "
+        "Deployments rolled out again, BtpOperator kyma-system/btpoperator " + READY,
+        "annotate BtpOperator kyma-system/btpoperator "
+        "operator.kyma-project.io/btp-operator-disable-network-policies=true: the policies are deleted",
+        "remove the annotation operator.kyma-project.io/btp-operator-disable-network-policies: the "
+        "policies are back",
+        "the 4 network policies of btp-operator exist after the operand's recovery",
+        "remove the deny-all NetworkPolicy deny-all-test-4711",
     ):
         assert cases[f"main: {check}"] == "passed", check
     assert (
@@ -112,6 +121,7 @@ def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
     assert sim.get("deployments.apps", "sap-btp-operator-controller-manager", "kyma-system") is None
     assert sim.get("secrets", "sap-btp-manager", "kyma-system") is None
     assert sim.get("configmaps", "sap-btp-manager", "kyma-system") is None
+    assert sim.list_objects("networkpolicies.networking.k8s.io", "kyma-system") == []
     assert (
         sim.get("customresourcedefinitions.apiextensions.k8s.io", "serviceinstances.services.cloud.sap.com")
         is None

@@ -26,12 +26,14 @@ from btp_release.testing.kube_sim import (
     CREDENTIAL_KEYS,
     CREDENTIALS_SECRET,
     DEFAULT_OPERAND_IMAGE,
+    DISABLE_NETWORK_POLICIES,
     DUMMY_CREDENTIALS,
     FAILURE_DESCRIPTIONS,
     FAILURE_MODES,
     MANAGED_BY_LABEL,
     MANAGER_DEPLOYMENT,
     MODULE_LABEL,
+    NETWORK_POLICIES,
     OPERAND_DEPLOYMENT,
     OPERATOR_CR_NAME,
     OPERATOR_FINALIZER,
@@ -460,9 +462,57 @@ def module_gone(kube: KubeClient, sim: KubeSimulator) -> None:
     left = [e for e in sim.inventory() if e[0].startswith("services.cloud.sap.com/")]
     managed = [o for o in sim.list_objects("configmaps", NS) + sim.list_objects("secrets", NS)
                if (o["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == "btp-manager"]  # fmt: skip
-    assert left == [] and managed == []
+    assert left == [] and managed == [] and policies(kube) == []
     assert kube.get("v1", "Secret", CREDENTIALS_SECRET, NS) is not None  # KEB's: not btp-manager's to delete
     assert kube.get("apps/v1", "Deployment", MANAGER_DEPLOYMENT, NS) is not None
+
+
+# -- network policies ------------------------------------------------------------------------------
+
+
+def policies(kube: KubeClient) -> list[str]:
+    return sorted(p.name for p in kube.list_objects("networking.k8s.io/v1", "NetworkPolicy", NS))
+
+
+def test_network_policies_come_with_the_operand_and_follow_the_annotation(kube: KubeClient) -> None:
+    ready_module(kube)
+    assert policies(kube) == sorted(NETWORK_POLICIES)
+    found = kube.get("networking.k8s.io/v1", "NetworkPolicy", NETWORK_POLICIES[0], NS)
+    assert found is not None
+    assert found.labels[MANAGED_BY_LABEL] == "btp-manager" and found.labels[MODULE_LABEL] == "btp-operator"
+    assert found.body["spec"]["podSelector"] == {"matchLabels": {MODULE_LABEL: "btp-operator"}}
+    kube.annotate(OPERATOR_API, "BtpOperator", OPERATOR_CR_NAME, NS, {DISABLE_NETWORK_POLICIES: "True"})
+    until(lambda: policies(kube) == [] or None, "policies deleted")
+    assert state(cr(kube))[:2] == ("Ready", "ReconcileSucceeded")  # type: ignore[index]
+    kube.annotate(OPERATOR_API, "BtpOperator", OPERATOR_CR_NAME, NS, {DISABLE_NETWORK_POLICIES: None})
+    until(lambda: policies(kube) == sorted(NETWORK_POLICIES) or None, "policies back")
+
+
+def test_a_deleted_network_policy_is_reapplied_and_others_are_left_alone(kube: KubeClient) -> None:
+    ready_module(kube)
+    deny_all = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "deny-all", "namespace": NS},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}  # fmt: skip
+    kube.apply(deny_all)
+    kube.delete("networking.k8s.io/v1", "NetworkPolicy", NETWORK_POLICIES[2], NS)
+    until(lambda: NETWORK_POLICIES[2] in policies(kube) or None, "policy re-applied (a watch event)")
+    kube.annotate(OPERATOR_API, "BtpOperator", OPERATOR_CR_NAME, NS, {DISABLE_NETWORK_POLICIES: "true"})
+    until(lambda: policies(kube) == ["deny-all"] or None, "only btp-manager's policies deleted")
+
+
+@pytest.mark.parametrize(
+    ("failure", "after_disabling"), [("no_network_policies", []), ("network_policies_not_disabled", None)]
+)
+def test_failures_of_the_network_policies(
+    kube: KubeClient, sim: KubeSimulator, failure: str, after_disabling: list[str] | None
+) -> None:
+    sim.fail(failure)  # type: ignore[arg-type]
+    ready_module(kube)
+    present = policies(kube)
+    assert present == ([] if failure == "no_network_policies" else sorted(NETWORK_POLICIES))
+    kube.annotate(OPERATOR_API, "BtpOperator", OPERATOR_CR_NAME, NS, {DISABLE_NETWORK_POLICIES: "true"})
+    for _ in range(10):
+        assert policies(kube) == (present if after_disabling is None else after_disabling)
 
 
 # -- deleting the BtpOperator ----------------------------------------------------------------------

@@ -37,6 +37,7 @@ from btp_release.e2e.btp_checks import (
     remove_operator,
     uninstall,
 )
+from btp_release.e2e.btp_network import network_policies, policies_present, remove_deny_all
 from btp_release.e2e.btp_recovery import (
     operand_recovery,
     secret_recovery,
@@ -79,11 +80,14 @@ def main_scenario(
     install(run, module.manifest, credentials)
     operator_ready(run, module)
     check_operand(run)
+    network_policies(run, module)
     pair = create_instance_and_binding(run, credentials, "main")
     wrong_crs_rejected(run, module, primary_first=True)
     operand_recovery(run, module)
+    policies_present(run, " after the operand's recovery")
     secret_recovery(run, module, credentials)
     deprovision(run, module, credentials, [pair], operand_while_held=True)
+    remove_deny_all(run)
     uninstall(run, module.manifest)
 
 
@@ -101,6 +105,7 @@ def recovery_scenario(
     operator_ready(run, module)
     check_operand(run)
     operand_recovery(run, module)
+    policies_present(run, " after the operand's recovery")
     secret_recovery(run, module, credentials)
     pair = create_instance_and_binding(run, credentials, "recovery")
     deprovision(run, module, credentials, [pair], operand_while_held=True)

@@ -176,6 +176,7 @@ class E2ESettings:
     secret_recovery_timeout: float = 120.0  # … and is Ready again once it is back
     chart_version_timeout: float = 120.0  # an upgraded manager re-applies the operand while deleting
     wrong_cr_gone_timeout: float = 30.0  # a rejected CR has no finalizer: its deletion is immediate
+    network_policy_timeout: float = 30.0  # network policies deleted / re-created after the annotation
     expected_chart_version: str | None = None  # the new module's operand chart version, when known
     budgets: Mapping[str, float] = attrs.field(factory=lambda: dict(DEFAULT_BUDGETS), hash=False)
 

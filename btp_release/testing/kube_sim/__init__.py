@@ -15,7 +15,8 @@ What it models:
 - Core v1 namespaces, secrets (``stringData`` folded into base64 ``data``), configmaps,
   services, serviceaccounts (``default`` made per namespace), events, nodes and pods (these two
   read-only: made by the models), ``pods/{name}/log``; apps/v1 deployments;
-  scheduling.k8s.io/v1 priorityclasses; RBAC roles and bindings (stored, not enforced);
+  scheduling.k8s.io/v1 priorityclasses; networking.k8s.io/v1 networkpolicies and RBAC roles and
+  bindings (stored, not enforced);
   apiextensions.k8s.io/v1 CRDs; any custom resource of an Established CRD (namespaced or
   cluster-scoped, ``/status`` when declared, validated against and pruned by its schema).
 - Verbs: get, list (label selectors; ``metadata.name``/``metadata.namespace`` and a few
@@ -96,12 +97,14 @@ from .names import (
     CREDENTIAL_KEYS,
     CREDENTIALS_SECRET,
     DEFAULT_OPERAND_IMAGE,
+    DISABLE_NETWORK_POLICIES,
     DUMMY_CREDENTIALS,
     FORCE_DELETE_LABEL,
     MANAGED_BY_LABEL,
     MANAGER_DEPLOYMENT,
     MANAGER_NAMESPACE,
     MODULE_LABEL,
+    NETWORK_POLICIES,
     OPERAND_DEPLOYMENT,
     OPERAND_IMAGE_ENV,
     OPERATOR_CR_NAME,
@@ -118,6 +121,7 @@ __all__ = [
     "CREDENTIALS_SECRET",
     "CREDENTIAL_KEYS",
     "DEFAULT_OPERAND_IMAGE",
+    "DISABLE_NETWORK_POLICIES",
     "DUMMY_CREDENTIALS",
     "FAILURE_DESCRIPTIONS",
     "FAILURE_MODES",
@@ -126,6 +130,7 @@ __all__ = [
     "MANAGER_DEPLOYMENT",
     "MANAGER_NAMESPACE",
     "MODULE_LABEL",
+    "NETWORK_POLICIES",
     "OPERAND_DEPLOYMENT",
     "OPERAND_IMAGE_ENV",
     "OPERATOR_CR_NAME",

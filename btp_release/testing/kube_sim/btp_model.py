@@ -28,9 +28,15 @@ What it models:
   empty: Error/``InvalidSecret`` ("key(s) … not found", "missing value(s) for … key(s)").
 - What triggers a reconcile (btp-manager's watches): the CR (not in Warning/Error unless deleting),
   the visible credentials Secret, the visible ConfigMap, the operand Deployment (created, deleted,
-  ``Available``/``Progressing`` changed), a new manager pod; requeues after
+  ``Available``/``Progressing`` changed), its network policies, a new manager pod; requeues after
   ``ProcessingStateRequeueInterval`` (5m) and ``ReadyStateRequeueInterval`` (15m). While one
   reconcile waits (operand readiness, hard delete) nothing else happens: one worker.
+- Network policies (:mod:`.btp_operand`): the four of ``manager-resources/network-policies`` are
+  applied with the operand; the BtpOperator's annotation
+  ``operator.kyma-project.io/btp-operator-disable-network-policies: "true"`` deletes those labelled
+  ``managed-by=btp-manager`` at the next reconcile instead (an annotation change is a CR update, seen
+  in Ready); removing it applies them again. Changing or deleting one of them triggers a reconcile
+  (btp-manager watches them by name and labels). Their rules are stored, not enforced.
 - The operand (:mod:`.btp_operand`): deleted while Ready → re-created; its image changed → restored
   at the next reconcile (e.g. when its pods stop and ``Available`` flips). Operand pods whose image
   is not the one btp-manager wants crash-loop (the stand-in for an image that cannot be pulled).
@@ -54,7 +60,7 @@ What it models:
 - The service operator (:mod:`.service_operator`) reconciles instances and bindings while the
   operand Deployment is Available.
 
-What it leaves out: network policies and their annotation, the CA bundle probe, webhook
+What it leaves out: the deletion of the old webhook network policy, the CA bundle probe, webhook
 configurations and their ``caBundle``/certificates, ``credentials_namespace`` and cluster-id drift
 (``CredentialsNamespaceChanged``, ``ClusterIdChanged``), outdated-resource deletion
 (``module-resources/delete``), RBAC of the operand, ``ResourceRemovalFailed`` (deletions never fail
@@ -75,6 +81,7 @@ from .names import (
     CONFIG_MAP,
     CREDENTIAL_KEYS,
     CREDENTIALS_SECRET,
+    DISABLE_NETWORK_POLICIES,
     FORCE_DELETE_LABEL,
     INSTANCES_KEY,
     MANAGED_BY_LABEL,
@@ -322,6 +329,7 @@ class BtpManagerModel(Reconciler):
             meta(secret).get("resourceVersion") if secret is not None else None,
             meta(config).get("resourceVersion") if config is not None else None,
             self.operand.watch_state(),
+            self.operand.policies_watch_state(),
             manager.pod_uid,
         )
 
@@ -384,7 +392,7 @@ class BtpManagerModel(Reconciler):
             assert problem is not None
             self._state(rt, cr, *problem)
             return
-        self.operand.apply(manager, values)
+        self.operand.apply(manager, values, network_policies=_policies_enabled(cr))
         track.job = _Job(kind)
         self._continue(rt, cr, track, manager)
 
@@ -424,7 +432,8 @@ class BtpManagerModel(Reconciler):
                 self._state(rt, cr, state, NOT_CLEANED, message)
             values, _ = self._credentials()
             if values is not None and "no_upgrade_while_deleting" not in self.failures:
-                self.operand.apply(manager, values)  # ReconcileResourcesWithoutStatusChange
+                # ReconcileResourcesWithoutStatusChange
+                self.operand.apply(manager, values, network_policies=_policies_enabled(cr))
             return
         if _reason(cr) == NOT_CLEANED:
             message = "BtpOperator is to be deleted after cleaning service instance and binding resources"
@@ -473,6 +482,12 @@ class BtpManagerModel(Reconciler):
         current = self.store.get(rt, *identity(cr))
         if current is not None:
             self._drop_finalizer(rt, current, OPERATOR_FINALIZER, COMPONENT)
+
+
+def _policies_enabled(cr: Obj) -> bool:
+    """btp-manager's IsNetworkPoliciesDisabled, negated: the annotation "true" (any case) disables."""
+    annotations = meta(cr).get("annotations") or {}
+    return str(annotations.get(DISABLE_NETWORK_POLICIES, "")).lower() != "true"
 
 
 def _reason(cr: Obj) -> str | None:

@@ -7,9 +7,10 @@ btp-operator``. The simulator applies a subset that shows the same behaviour: Co
 ``sap-btp-operator-config``, Secret ``sap-btp-service-operator`` (the credentials without
 ``cluster_id``), ServiceAccount ``sap-btp-operator``, Service ``sap-btp-operator-webhook-service``,
 Deployment ``sap-btp-operator-controller-manager`` (container ``manager``, the image of the
-manager's ``SAP_BTP_SERVICE_OPERATOR`` env) and the ServiceInstance/ServiceBinding CRDs. No webhook
-configurations, network policies, RBAC or certificates (the simulator serves no such API or
-does not need them).
+manager's ``SAP_BTP_SERVICE_OPERATOR`` env), the ServiceInstance/ServiceBinding CRDs and the four
+network policies of ``manager-resources/network-policies`` (unless disabled by the BtpOperator's
+annotation; then those labelled ``managed-by=btp-manager`` are deleted). Their rules are stored, not
+enforced: the simulator has no pod network. No webhook configurations, RBAC or certificates.
 
 The chart version is what the manager image carries (btp-manager reads ``module-chart/chart/
 Chart.yaml`` from its image): here ``chart_versions[<manager image tag>]`` when the simulator was
@@ -35,6 +36,8 @@ from .names import (
     MANAGER_NAMESPACE,
     MODULE_LABEL,
     MODULE_NAME,
+    NETWORK_POLICIES,
+    NETWORK_POLICIES_KEY,
     OPERAND_DEPLOYMENT,
     OPERAND_IMAGE_ENV,
 )
@@ -51,7 +54,28 @@ OPERAND_SELECTOR = {
     "app.kubernetes.io/name": "sap-btp-operator",
 }
 # What btp-manager deletes (DeleteAllOf, label managed-by=btp-manager) when the module goes.
-MODULE_RESOURCE_KEYS = ("/configmaps", "/secrets", "/serviceaccounts", "/services", "apps/deployments")
+MODULE_RESOURCE_KEYS = (
+    "/configmaps",
+    "/secrets",
+    "/serviceaccounts",
+    "/services",
+    "apps/deployments",
+    NETWORK_POLICIES_KEY,
+)
+# manager-resources/network-policies at c70cd184, abridged: egress 443 and DNS (its destinations left
+# out), ingress to metrics 8080 from scrapers in kyma-system, to the webhook 9443 from anywhere.
+_TCP_443 = {"port": 443, "protocol": "TCP"}
+_DNS = [{"port": p, "protocol": proto} for p in (53, 8053) for proto in ("UDP", "TCP")]
+_SCRAPERS = {"matchLabels": {"networking.kyma-project.io/metrics-scraping": "allowed"}}
+_POLICY_RULES: Mapping[str, Obj] = {
+    NETWORK_POLICIES[0]: {"policyTypes": ["Egress"], "egress": [{"ports": [_TCP_443]}]},
+    NETWORK_POLICIES[1]: {"policyTypes": ["Egress"], "egress": [{"ports": _DNS}]},
+    NETWORK_POLICIES[2]: {"policyTypes": ["Ingress"], "ingress": [{
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MANAGER_NAMESPACE}},
+                  "podSelector": _SCRAPERS}],
+        "ports": [{"port": 8080, "protocol": "TCP"}]}]},
+    NETWORK_POLICIES[3]: {"policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": 9443}]}]},
+}  # fmt: skip
 
 
 @attrs.frozen
@@ -108,7 +132,9 @@ class Operand:
             MODULE_LABEL: MODULE_NAME,
         }
 
-    def desired(self, manager: RunningManager, credentials: Mapping[str, str]) -> list[tuple[str, Obj]]:
+    def desired(
+        self, manager: RunningManager, credentials: Mapping[str, str], *, network_policies: bool = True
+    ) -> list[tuple[str, Obj]]:
         """The objects btp-manager applies, as (resource key, body), in its apply order."""
         ns = MANAGER_NAMESPACE
         data = {
@@ -152,15 +178,28 @@ class Operand:
                            "spec": service}),
             ("/serviceaccounts", {"metadata": {"name": "sap-btp-operator", "namespace": ns}}),
         ]  # fmt: skip
+        if network_policies and "no_network_policies" not in self.failures:
+            selector = {"matchLabels": {MODULE_LABEL: MODULE_NAME}}
+            out += [
+                (NETWORK_POLICIES_KEY, {"metadata": {"name": name, "namespace": ns,
+                                                     "labels": {MODULE_LABEL: MODULE_NAME}},
+                                        "spec": {"podSelector": selector, **copy.deepcopy(rules)}})
+                for name, rules in _POLICY_RULES.items()
+            ]  # fmt: skip
         for _key, body in out:
             labels = meta(body).get("labels") or named
             meta(body)["labels"] = self._labels(manager, labels)
         return out
 
-    def apply(self, manager: RunningManager, credentials: Mapping[str, str]) -> None:
-        """Create what is missing, replace what differs (btp-manager's create-or-update)."""
+    def apply(
+        self, manager: RunningManager, credentials: Mapping[str, str], *, network_policies: bool = True
+    ) -> None:
+        """Create what is missing, replace what differs (btp-manager's create-or-update); with
+        ``network_policies`` off, delete the managed ones first (CleanupNetworkPolicies)."""
         self.wanted_image = manager.operand_image
-        for key, body in self.desired(manager, credentials):
+        if not network_policies and "network_policies_not_disabled" not in self.failures:
+            self._delete_managed(NETWORK_POLICIES_KEY)
+        for key, body in self.desired(manager, credentials, network_policies=network_policies):
             rt = self.store.type_for(key)
             assert rt is not None
             live = self.store.get(rt, *identity(body))
@@ -215,11 +254,28 @@ class Operand:
         kyma-system, CRDs cluster-wide (kept with ``crds_not_removed``)."""
         keys = [*MODULE_RESOURCE_KEYS, *(() if "crds_not_removed" in self.failures else (CRD_KEY,))]
         for key in keys:
-            rt = self.store.type_for(key)
-            assert rt is not None
-            namespace = MANAGER_NAMESPACE if rt.namespaced else None
-            for obj in list(self.store.list(rt, namespace)):
-                labelled = (meta(obj).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGER
-                if labelled and not meta(obj).get("deletionTimestamp"):
-                    self.store.delete(rt, *identity(obj))
+            self._delete_managed(key)
         self._created = False
+
+    def _delete_managed(self, key: str) -> None:
+        """DeleteAllOf the kind ``key`` labelled ``managed-by=btp-manager`` (namespaced: in kyma-system)."""
+        rt = self.store.type_for(key)
+        assert rt is not None
+        namespace = MANAGER_NAMESPACE if rt.namespaced else None
+        for obj in list(self.store.list(rt, namespace)):
+            labelled = (meta(obj).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGER
+            if labelled and not meta(obj).get("deletionTimestamp"):
+                self.store.delete(rt, *identity(obj))
+
+    def policies_watch_state(self) -> tuple[tuple[str, str], ...]:
+        """What btp-manager's NetworkPolicy watch reacts to: its policies (by name or by its labels)
+        created, changed or deleted."""
+        rt = self.store.type_for(NETWORK_POLICIES_KEY)
+        assert rt is not None
+        found = []
+        for obj in self.store.list(rt, MANAGER_NAMESPACE):
+            labels = meta(obj).get("labels") or {}
+            ours = labels.get(MANAGED_BY_LABEL) == MANAGER and labels.get(MODULE_LABEL) == MODULE_NAME
+            if ours or identity(obj)[1] in NETWORK_POLICIES:
+                found.append((identity(obj)[1], str(meta(obj).get("resourceVersion"))))
+        return tuple(sorted(found))

@@ -19,6 +19,8 @@ FailureMode = Literal[
     "no_secret_recovery",
     "no_upgrade_while_deleting",
     "not_cleaned_as_deleting",
+    "no_network_policies",
+    "network_policies_not_disabled",
     "module_never_ready",
     "finalizer_never_removed",
     "leaves_objects_behind",
@@ -46,6 +48,10 @@ FAILURE_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "not_cleaned_as_deleting": (
             "ServiceInstancesAndBindingsNotCleaned is reported with state Deleting instead of Warning "
             "(the behaviour before btp-manager 1.1.8)"
+        ),
+        "no_network_policies": "btp-manager applies the operand without its four network policies",
+        "network_policies_not_disabled": (
+            "the BtpOperator's disable-network-policies annotation is ignored: the policies stay"
         ),
         "module_never_ready": "a generic module's CRs stay Processing",
         "finalizer_never_removed": "a generic module's deleted CRs stay Deleting with their finalizer",

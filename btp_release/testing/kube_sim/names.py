@@ -42,3 +42,14 @@ MODULE_LABEL = "kyma-project.io/module"
 MODULE_NAME = "btp-operator"
 # btp-manager's cache sees Secrets and ConfigMaps only with one of these managed-by values.
 VISIBLE_MANAGED_BY = ("btp-manager", "kcp-kyma-environment-broker")
+
+# Network policies btp-manager applies with the operand (manager-resources/network-policies) unless the
+# BtpOperator carries DISABLE_NETWORK_POLICIES: "true"; then it deletes them (managed-by=btp-manager).
+NETWORK_POLICIES_KEY = "networking.k8s.io/networkpolicies"
+NETWORK_POLICIES = (
+    "kyma-project.io--btp-operator-allow-to-apiserver",
+    "kyma-project.io--btp-operator-to-dns",
+    "kyma-project.io--allow-btp-operator-metrics",
+    "kyma-project.io--allow-btp-operator-webhook",
+)
+DISABLE_NETWORK_POLICIES = "operator.kyma-project.io/btp-operator-disable-network-policies"

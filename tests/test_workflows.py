@@ -243,6 +243,13 @@ def test_the_e2e_workflow_tests_the_module_on_every_k3s_version() -> None:
         assert workflow[True][trigger]["inputs"]["module-config"]["default"] == ""
     assert "btp-release test-module" in scenario["run"]
     assert 'args+=(--module-config "$MODULE_CONFIG")' in scenario["run"]
+    # Called from another repository the checkout is the caller's: what to install is an input.
+    for job in workflow["jobs"].values():
+        install = next(s for s in job["steps"] if s.get("name") == "Install btp-release")
+        assert install["env"] == {"BTP_RELEASE": "${{ inputs.btp-release }}"}
+        assert install["run"] == 'python -m pip install "${BTP_RELEASE:-.}"'
+    for trigger in ("workflow_dispatch", "workflow_call"):
+        assert workflow[True][trigger]["inputs"]["btp-release"]["default"] == ""
     # instance names carry the run and the matrix entry (btp-manager: JOB-K8S_VER-RUN_ID)
     assert '--run-id "$GITHUB_RUN_ID-k3s-$K3S_VERSION"' in scenario["run"]
     assert scenario["env"]["K3S_VERSION"] == "${{ matrix.k3s }}"

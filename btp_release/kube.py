@@ -367,7 +367,7 @@ class KubeClient:
         self, api_version: str, kind: str, name: str, namespace: str | None, labels: Mapping[str, str | None]
     ) -> KubeObject:
         """Set (or, with ``None``, remove) labels by a merge patch."""
-        return self._patch_metadata(api_version, kind, name, namespace, "labels", labels)
+        return self.merge_patch(api_version, kind, name, namespace, {"metadata": {"labels": dict(labels)}})
 
     def annotate(
         self,
@@ -378,29 +378,21 @@ class KubeClient:
         annotations: Mapping[str, str | None],
     ) -> KubeObject:
         """Set (or, with ``None``, remove) annotations by a merge patch (``kubectl annotate``)."""
-        return self._patch_metadata(api_version, kind, name, namespace, "annotations", annotations)
+        patch = {"metadata": {"annotations": dict(annotations)}}
+        return self.merge_patch(api_version, kind, name, namespace, patch)
 
-    def _patch_metadata(
-        self,
-        api_version: str,
-        kind: str,
-        name: str,
-        namespace: str | None,
-        field: str,
-        values: Mapping[str, str | None],
+    def merge_patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: Mapping[str, Any]
     ) -> KubeObject:
+        """A JSON merge patch (``kubectl patch --type merge``): only the fields it names change, whoever
+        owns the others (a server-side apply would drop fields our field manager applied before)."""
         from lightkube.types import PatchType
 
         res = self._resource(api_version, kind)
-        verb = "label" if field == "labels" else "annotate"
         patched = self._call(
-            f"{verb} {kind} {name}",
+            f"patch {kind} {name}",
             lambda: self._client.patch(
-                res,
-                name,
-                {"metadata": {field: dict(values)}},
-                namespace=namespace,
-                patch_type=PatchType.MERGE,
+                res, name, dict(patch), namespace=namespace, patch_type=PatchType.MERGE
             ),
         )
         return self._object(patched)

@@ -105,6 +105,13 @@ CAUGHT = [
         "(none exists)",
     ),
     (
+        "limited_cache_not_propagated",
+        "main",
+        "EnableLimitedCache=false in ConfigMap sap-btp-manager: ENABLE_LIMITED_CACHE=false in "
+        "sap-btp-operator-config",
+        "ENABLE_LIMITED_CACHE=false in ConfigMap kyma-system/sap-btp-operator-config",
+    ),
+    (
         "no_upgrade_while_deleting",
         "upgrade-while-deleting",
         REAPPLIED,

@@ -103,6 +103,9 @@ def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
         "policies are back",
         "the 4 network policies of btp-operator exist after the operand's recovery",
         "remove the deny-all NetworkPolicy deny-all-test-4711",
+        "ENABLE_LIMITED_CACHE in ConfigMap sap-btp-operator-config is true (the default)",
+        "EnableLimitedCache=false in ConfigMap sap-btp-manager: ENABLE_LIMITED_CACHE=false in "
+        "sap-btp-operator-config",
     ):
         assert cases[f"main: {check}"] == "passed", check
     assert (
@@ -112,6 +115,8 @@ def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
         ]
         == "passed"
     )
+    # dummy credentials bring the ConfigMap (HardDeleteTimeout): the check patches it and leaves it
+    assert "main: remove ConfigMap sap-btp-manager (made for this check)" not in cases
     assert cases["upgrade: upgrade from the latest release"] == "skipped"
     assert (
         "skipped: " in report.summary and "upgrade (needs real Service Manager credentials)" in report.summary
@@ -172,6 +177,13 @@ def test_every_scenario_with_real_credentials(kube: KubeClient, sim: KubeSimulat
         == "passed"
     )
     assert cases["main: create Secret sap-btp-manager (real credentials, given base64)"] == "passed"
+    # no ConfigMap sap-btp-manager with real credentials: the EnableLimitedCache check makes one, then
+    # removes it again
+    for value in ("false", "true"):
+        step = f"EnableLimitedCache={value} in ConfigMap sap-btp-manager: ENABLE_LIMITED_CACHE={value} in "
+        assert cases[f"main: {step}sap-btp-operator-config"] == "passed"
+    assert cases["main: remove ConfigMap sap-btp-manager (made for this check)"] == "passed"
+    assert sim.get("configmaps", "sap-btp-manager", "kyma-system") is None
     assert all(outcome in ("passed", "skipped") for outcome in cases.values())
     # the real secret went to the cluster, but never into the report
     junit = report.junit.read_text()

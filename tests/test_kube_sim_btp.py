@@ -500,6 +500,29 @@ def test_a_deleted_network_policy_is_reapplied_and_others_are_left_alone(kube: K
     until(lambda: policies(kube) == ["deny-all"] or None, "only btp-manager's policies deleted")
 
 
+def operand_config(kube: KubeClient) -> str | None:
+    found = kube.get("v1", "ConfigMap", "sap-btp-operator-config", NS)
+    return None if found is None else found.body["data"].get("ENABLE_LIMITED_CACHE")
+
+
+@pytest.mark.parametrize("failure", [None, "limited_cache_not_propagated"])
+def test_enable_limited_cache_reaches_the_operand_config(
+    kube: KubeClient, sim: KubeSimulator, failure: str | None
+) -> None:
+    if failure:
+        sim.fail(failure)  # type: ignore[arg-type]
+    ready_module(kube)
+    assert operand_config(kube) == "true"
+    config_map(kube, {"EnableLimitedCache": "false"}, {MANAGED_BY_LABEL: "btp-manager"})
+    if failure:
+        for _ in range(10):
+            assert operand_config(kube) == "true"
+        return
+    until(lambda: operand_config(kube) == "false" or None, "false propagated")
+    kube.merge_patch("v1", "ConfigMap", CONFIG_MAP, NS, {"data": {"EnableLimitedCache": "true"}})
+    until(lambda: operand_config(kube) == "true" or None, "true propagated")
+
+
 @pytest.mark.parametrize(
     ("failure", "after_disabling"), [("no_network_policies", []), ("network_policies_not_disabled", None)]
 )

@@ -37,6 +37,7 @@ from btp_release.e2e.btp_checks import (
     remove_operator,
     uninstall,
 )
+from btp_release.e2e.btp_config import limited_cache
 from btp_release.e2e.btp_network import network_policies, policies_present, remove_deny_all
 from btp_release.e2e.btp_recovery import (
     operand_recovery,
@@ -85,6 +86,7 @@ def main_scenario(
     wrong_crs_rejected(run, module, primary_first=True)
     operand_recovery(run, module)
     policies_present(run, " after the operand's recovery")
+    limited_cache(run)
     secret_recovery(run, module, credentials)
     deprovision(run, module, credentials, [pair], operand_while_held=True)
     remove_deny_all(run)

@@ -56,7 +56,9 @@ What it models:
   (labels do not matter then), afterwards only when labelled like the Secret (the cache filter).
   ``HardDeleteTimeout``, ``ReadyTimeout``, ``ReadyStateRequeueInterval``,
   ``ProcessingStateRequeueInterval`` are Go durations; a value that does not parse keeps the previous
-  one; deleting the ConfigMap keeps the values (they are process globals in btp-manager).
+  one; ``EnableLimitedCache`` (default ``"true"``) is copied as it is into the operand's ConfigMap
+  ``sap-btp-operator-config`` as ``ENABLE_LIMITED_CACHE`` at the next apply (a ConfigMap change is a
+  watch event); deleting the ConfigMap keeps the values (they are process globals in btp-manager).
 - The service operator (:mod:`.service_operator`) reconciles instances and bindings while the
   operand Deployment is Available.
 
@@ -164,6 +166,7 @@ class BtpManagerModel(Reconciler):
         self.hard_delete_timeout: str | None = None  # HardDeleteTimeout (raw) the last hard delete used
         self.settings = dict(DEFAULT_SETTINGS)  # seconds
         self._raw: dict[str, str] = {}
+        self.enable_limited_cache = "true"  # EnableLimitedCache, copied as is into the operand's config
         self._manager: RunningManager | None = None
         self._config_version: str | None = None
         self._tracks: dict[str, _Track] = {}
@@ -229,7 +232,9 @@ class BtpManagerModel(Reconciler):
 
     def _load_settings(self, config: Obj | None) -> None:
         for key, raw in ((config or {}).get("data") or {}).items():
-            if key in DEFAULT_SETTINGS:
+            if key == "EnableLimitedCache" and "limited_cache_not_propagated" not in self.failures:
+                self.enable_limited_cache = str(raw)
+            elif key in DEFAULT_SETTINGS:
                 seconds = parse_go_duration(str(raw))
                 if seconds is not None:  # btp-manager keeps the previous value of one that does not parse
                     self.settings[key], self._raw[key] = seconds, str(raw)
@@ -392,7 +397,9 @@ class BtpManagerModel(Reconciler):
             assert problem is not None
             self._state(rt, cr, *problem)
             return
-        self.operand.apply(manager, values, network_policies=_policies_enabled(cr))
+        self.operand.apply(
+            manager, values, network_policies=_policies_enabled(cr), limited_cache=self.enable_limited_cache
+        )
         track.job = _Job(kind)
         self._continue(rt, cr, track, manager)
 
@@ -433,7 +440,12 @@ class BtpManagerModel(Reconciler):
             values, _ = self._credentials()
             if values is not None and "no_upgrade_while_deleting" not in self.failures:
                 # ReconcileResourcesWithoutStatusChange
-                self.operand.apply(manager, values, network_policies=_policies_enabled(cr))
+                self.operand.apply(
+                    manager,
+                    values,
+                    network_policies=_policies_enabled(cr),
+                    limited_cache=self.enable_limited_cache,
+                )
             return
         if _reason(cr) == NOT_CLEANED:
             message = "BtpOperator is to be deleted after cleaning service instance and binding resources"

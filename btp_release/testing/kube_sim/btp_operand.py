@@ -133,7 +133,12 @@ class Operand:
         }
 
     def desired(
-        self, manager: RunningManager, credentials: Mapping[str, str], *, network_policies: bool = True
+        self,
+        manager: RunningManager,
+        credentials: Mapping[str, str],
+        *,
+        network_policies: bool = True,
+        limited_cache: str = "true",
     ) -> list[tuple[str, Obj]]:
         """The objects btp-manager applies, as (resource key, body), in its apply order."""
         ns = MANAGER_NAMESPACE
@@ -142,7 +147,7 @@ class Operand:
         }
         data.pop("cluster_id", None)
         config = {"CLUSTER_ID": credentials.get("cluster_id", ""), "RELEASE_NAMESPACE": ns,
-                  "MANAGEMENT_NAMESPACE": ns, "ENABLE_LIMITED_CACHE": "true"}  # fmt: skip
+                  "MANAGEMENT_NAMESPACE": ns, "ENABLE_LIMITED_CACHE": limited_cache}  # fmt: skip
         container = {
             "name": "manager",
             "image": manager.operand_image,
@@ -192,14 +197,22 @@ class Operand:
         return out
 
     def apply(
-        self, manager: RunningManager, credentials: Mapping[str, str], *, network_policies: bool = True
+        self,
+        manager: RunningManager,
+        credentials: Mapping[str, str],
+        *,
+        network_policies: bool = True,
+        limited_cache: str = "true",
     ) -> None:
         """Create what is missing, replace what differs (btp-manager's create-or-update); with
         ``network_policies`` off, delete the managed ones first (CleanupNetworkPolicies)."""
         self.wanted_image = manager.operand_image
         if not network_policies and "network_policies_not_disabled" not in self.failures:
             self._delete_managed(NETWORK_POLICIES_KEY)
-        for key, body in self.desired(manager, credentials, network_policies=network_policies):
+        wanted = self.desired(
+            manager, credentials, network_policies=network_policies, limited_cache=limited_cache
+        )
+        for key, body in wanted:
             rt = self.store.type_for(key)
             assert rt is not None
             live = self.store.get(rt, *identity(body))

@@ -21,6 +21,7 @@ FailureMode = Literal[
     "not_cleaned_as_deleting",
     "no_network_policies",
     "network_policies_not_disabled",
+    "limited_cache_not_propagated",
     "module_never_ready",
     "finalizer_never_removed",
     "leaves_objects_behind",
@@ -52,6 +53,10 @@ FAILURE_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "no_network_policies": "btp-manager applies the operand without its four network policies",
         "network_policies_not_disabled": (
             "the BtpOperator's disable-network-policies annotation is ignored: the policies stay"
+        ),
+        "limited_cache_not_propagated": (
+            "EnableLimitedCache in ConfigMap sap-btp-manager never reaches the operand's "
+            "sap-btp-operator-config (ENABLE_LIMITED_CACHE stays true)"
         ),
         "module_never_ready": "a generic module's CRs stay Processing",
         "finalizer_never_removed": "a generic module's deleted CRs stay Deleting with their finalizer",

@@ -112,27 +112,12 @@ def read_input(path: str | Path) -> bytes:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _budgets(items: list[str]) -> dict[str, float]:
-    from btp_release.e2e.scenarios import DEFAULT_BUDGETS
-
-    budgets = dict(DEFAULT_BUDGETS)
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = 0.0
-        if not sep or not name or not seconds > 0:
-            raise InvalidInput(f"invalid --budget {item!r}", hint="SCENARIO=SECONDS, e.g. main=900")
-        budgets[name] = seconds
-    return budgets
-
-
 def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     import contextlib
 
     from btp_release.e2e import E2ESettings, ServiceCredentials
-    from btp_release.e2e.run import ModuleManifests, fetch_module, run_scenarios
+    from btp_release.e2e.run import ModuleManifests, fetch_module, parse_budgets, run_scenarios
+    from btp_release.e2e.scenarios import DEFAULT_BUDGETS
     from btp_release.kube import KubeClient
     from btp_release.module import ModuleConfig
     from btp_release.oci import Reference, RegistryClient
@@ -145,7 +130,7 @@ def _test_module(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "--module-config (its manifest and defaultCR files)"
         )
     config = ModuleConfig.load(Path(args.module_config)) if args.module_config else None
-    budgets = _budgets(args.budget)
+    budgets = {**DEFAULT_BUDGETS, **parse_budgets(args.budget, source="--budget")}
     credentials = (
         ServiceCredentials.from_environ(environ) if args.credentials == "real" else ServiceCredentials.dummy()
     )

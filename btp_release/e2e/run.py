@@ -9,6 +9,7 @@ template``), connects to a cluster and runs the main and the upgrade scenarios.
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -48,6 +49,7 @@ __all__ = [
     "ScenarioPlugin",
     "available_scenarios",
     "fetch_module",
+    "parse_budgets",
     "plugin_for",
     "render_chart",
     "run_scenarios",
@@ -283,7 +285,8 @@ class ClusterRunner:
 
     ``credentials`` is read from ``environ`` per the request's mode before anything else happens, so
     missing ``SM_*`` variables fail fast. Registry clients come from ``registry`` (host → client);
-    ``plugins`` are the module-specific scenarios (see :func:`run_scenarios`).
+    ``plugins`` are the module-specific scenarios (see :func:`run_scenarios`); ``budgets`` override
+    scenarios' time budgets (seconds by scenario name).
     """
 
     def __init__(
@@ -296,9 +299,11 @@ class ClusterRunner:
         name: str = "cluster",
         scenarios: tuple[str, ...] | None = None,
         plugins: Mapping[str, ScenarioPlugin] = PLUGINS,
+        budgets: Mapping[str, float] | None = None,
     ) -> None:
         self._scenarios = scenarios
         self._plugins = plugins
+        self._budgets = budgets
         self._connect = connect
         self._registry = registry
         self._environ = environ
@@ -323,6 +328,8 @@ class ClusterRunner:
         settings = self._settings or E2ESettings(
             run_id=f"{request.version}-{ref.digest[7:19]}", matrix_entry=self._name
         )
+        if self._budgets:
+            settings = attrs.evolve(settings, budgets={**settings.budgets, **self._budgets})
         with self._connect() as kube:
             report = run_scenarios(
                 kube,
@@ -349,7 +356,8 @@ def kubeconfig_runner() -> ClusterRunner:
     """``e2e-runner: btp_release.e2e.run:kubeconfig_runner`` — the cluster of ``$KUBECONFIG`` (its
     current context, or ``$E2E_KUBE_CONTEXT``), as a workflow sets it up (e.g. k3s). ``$E2E_RUNNER_NAME``
     names the verdict in the provenance (one per matrix entry), ``$E2E_SCENARIOS`` (``main,upgrade``)
-    picks the scenarios; real Service Manager credentials come from ``SM_*``."""
+    picks the scenarios, ``$E2E_BUDGETS`` (``main=900,upgrade=300``) sets their time budgets; real
+    Service Manager credentials come from ``SM_*``."""
     import os
 
     environ = dict(os.environ)  # read once, here at the edge
@@ -366,10 +374,28 @@ def kubeconfig_runner() -> ClusterRunner:
     def connect() -> Iterator[KubeClient]:
         yield KubeClient.from_kubeconfig(kubeconfig, context=context)
 
+    items = [item.strip() for item in (environ.get("E2E_BUDGETS") or "").split(",") if item.strip()]
+    budgets = parse_budgets(items, source="E2E_BUDGETS")
     return ClusterRunner(
         connect,
         registry_client,
         environ=environ,
         name=environ.get("E2E_RUNNER_NAME") or "kubeconfig",
         scenarios=scenarios or None,
+        budgets=budgets or None,
     )
+
+
+def parse_budgets(items: Sequence[str], *, source: str) -> dict[str, float]:
+    """``SCENARIO=SECONDS`` items (a positive number each) as a mapping; ``source`` names them in errors."""
+    budgets: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = 0.0
+        if not sep or not name.strip() or not 0 < seconds < math.inf:
+            raise InvalidInput(f"invalid {source} {item!r}", hint="SCENARIO=SECONDS, e.g. main=900")
+        budgets[name.strip()] = seconds
+    return budgets

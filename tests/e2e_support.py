@@ -14,7 +14,8 @@ import pytest
 from btp_release.e2e import E2ESettings, ServiceCredentials
 from btp_release.e2e.run import ModuleManifests
 from btp_release.kube import KubeClient
-from btp_release.module import ModuleConfig
+from btp_release.module import ModuleConfig, ModuleSpec, build_module, push_module
+from btp_release.oci import RegistryClient
 from btp_release.testing import FakeClock
 from btp_release.testing.kube_sim import KubeSimulator, SimulatedModule
 
@@ -109,3 +110,25 @@ def junit_cases(path: Path) -> dict[str, str]:
         )
         cases[f"{case.get('classname')}: {case.get('name')}"] = outcome
     return cases
+
+
+def push_example(
+    client: RegistryClient,
+    *,
+    component: str = "kyma-project.io/module/btp-operator",
+    version: str = "1.2.0",
+    manifest: Path = EXAMPLE / "manifests" / "btp-manager.yaml",
+    default_cr: Path = EXAMPLE / "examples" / "btp-operator.yaml",
+) -> str:
+    """Build an example module and push it to ``client``'s registry; its reference by digest."""
+    spec = ModuleSpec(
+        component_name=component,
+        version=version,
+        registry_base_url=f"{client.host}/unsigned",
+        source_repo_url="github.com/kyma-project/" + component.rsplit("/", 1)[-1],
+        source_commit="0" * 40,
+        manifest_path=manifest,
+        default_cr_path=default_cr,
+    )
+    pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
+    return f"{client.host}/{spec.module_repository}@{pushed.digest}"

@@ -12,12 +12,11 @@ import pytest
 from btp_release.cli import main
 from btp_release.github import GitHubClient
 from btp_release.localservices.registry import registry_binary
-from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
 from btp_release.testing import GitHubSimulator, LocalRegistry
 from btp_release.testing.kube_sim import KubeSimulator
 
-from .e2e_support import SAMPLE_DIR, SAMPLE_MODULE
+from .e2e_support import SAMPLE_DIR, SAMPLE_MODULE, push_example
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "btp-operator"
 FILES = [
@@ -163,17 +162,7 @@ def test_the_module_is_read_by_reference_from_its_registry(
 ) -> None:
     _, kubeconfig = sim
     with LocalRegistry() as registry, RegistryClient(registry.host) as client:
-        spec = ModuleSpec(
-            component_name="kyma-project.io/module/btp-operator",
-            version="1.2.0",
-            registry_base_url=f"{registry.host}/unsigned",
-            source_repo_url="github.com/kyma-project/btp-manager",
-            source_commit="0" * 40,
-            manifest_path=EXAMPLE / "manifests/btp-manager.yaml",
-            default_cr_path=EXAMPLE / "examples/btp-operator.yaml",
-        )
-        pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
-        reference = f"{registry.host}/{spec.module_repository}@{pushed.digest}"
+        reference = push_example(client)
         code = main(
             [
                 "test-module",

@@ -31,7 +31,7 @@ from btp_release.e2e.run import (
 from btp_release.errors import InvalidInput
 from btp_release.kube import KubeClient
 from btp_release.localservices.registry import registry_binary
-from btp_release.module import ModuleConfig, ModuleSpec, build_module, push_module
+from btp_release.module import ModuleConfig
 from btp_release.oci import RegistryClient
 from btp_release.pipeline.runner import E2ERequest
 from btp_release.testing import FakeClock, LocalRegistry
@@ -44,6 +44,7 @@ from .e2e_support import (
     SAMPLE_DIR,
     SAMPLE_MODULE,
     junit_cases,
+    push_example,
     sample_operator,
 )
 
@@ -219,16 +220,13 @@ def test_the_pipeline_runner_runs_the_generic_scenario_for_a_module_without_a_pl
         LocalRegistry() as registry,
         RegistryClient(registry.host) as client,
     ):
-        spec = ModuleSpec(
-            component_name=config.name,
+        reference = push_example(
+            client,
+            component=config.name,
             version="0.3.0",
-            registry_base_url=f"{registry.host}/unsigned",
-            source_repo_url="github.com/kyma-project/sample-operator",
-            source_commit="0" * 40,
-            manifest_path=SAMPLE_DIR / "sample-operator.yaml",
-            default_cr_path=SAMPLE_DIR / "default-sample-cr.yaml",
+            manifest=SAMPLE_DIR / "sample-operator.yaml",
+            default_cr=SAMPLE_DIR / "default-sample-cr.yaml",
         )
-        pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
 
         @contextlib.contextmanager
         def connect() -> Iterator[KubeClient]:
@@ -237,7 +235,7 @@ def test_the_pipeline_runner_runs_the_generic_scenario_for_a_module_without_a_pl
         runner = ClusterRunner(connect, registry_client, environ={}, settings=SETTINGS, name="k3s")
         request = E2ERequest(
             version="0.3.0",
-            module_reference=f"{registry.host}/{spec.module_repository}@{pushed.digest}",
+            module_reference=reference,
             image_reference=None,
             credentials="dummy",
             upgrade_from=None,

@@ -13,14 +13,13 @@ from btp_release.e2e.run import ClusterRunner, kubeconfig_runner, parse_budgets,
 from btp_release.errors import InvalidInput
 from btp_release.kube import KubeClient
 from btp_release.localservices.registry import registry_binary
-from btp_release.module import ModuleSpec, build_module, push_module
 from btp_release.oci import RegistryClient
 from btp_release.pipeline.runner import E2ERequest
 from btp_release.testing import FakeClock, LocalRegistry
 from btp_release.testing.kube_sim import KubeSimulator
 
 from . import e2e_support
-from .e2e_support import EXAMPLE, junit_cases
+from .e2e_support import junit_cases, push_example
 
 sim = e2e_support.sim  # the simulator fixture
 
@@ -53,23 +52,14 @@ def test_a_budget_given_to_the_runner_limits_the_scenario(sim: KubeSimulator, tm
         yield KubeClient.from_kubeconfig(kubeconfig, clock=clock, sleeper=clock.sleep)
 
     with LocalRegistry() as registry, RegistryClient(registry.host) as client:
-        spec = ModuleSpec(
-            component_name="kyma-project.io/module/btp-operator",
-            version="1.2.0",
-            registry_base_url=f"{registry.host}/unsigned",
-            source_repo_url="github.com/kyma-project/btp-manager",
-            source_commit="0" * 40,
-            manifest_path=EXAMPLE / "manifests/btp-manager.yaml",
-            default_cr_path=EXAMPLE / "examples/btp-operator.yaml",
-        )
-        pushed = push_module(client, spec.module_repository, spec.component_version, build_module(spec))
+        reference = push_example(client)
         runner = ClusterRunner(
             connect, registry_client, environ={}, scenarios=("main",), budgets={"main": 5.0}
         )
         result = runner.run(
             E2ERequest(
                 version="1.2.0",
-                module_reference=f"{registry.host}/{spec.module_repository}@{pushed.digest}",
+                module_reference=reference,
                 image_reference=None,
                 credentials="dummy",
                 upgrade_from=None,

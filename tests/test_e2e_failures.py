@@ -112,6 +112,12 @@ CAUGHT = [
         "ENABLE_LIMITED_CACHE=false in ConfigMap kyma-system/sap-btp-operator-config",
     ),
     (
+        "ca_bundle_not_rotated",
+        "main",
+        "the caBundle of sap-btp-operator-mutating-webhook-configuration changes to a new CA certificate",
+        "caBundle of MutatingWebhookConfiguration sap-btp-operator-mutating-webhook-configuration to change",
+    ),
+    (
         "no_upgrade_while_deleting",
         "upgrade-while-deleting",
         REAPPLIED,

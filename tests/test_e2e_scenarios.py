@@ -106,8 +106,24 @@ def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
         "ENABLE_LIMITED_CACHE in ConfigMap sap-btp-operator-config is true (the default)",
         "EnableLimitedCache=false in ConfigMap sap-btp-manager: ENABLE_LIMITED_CACHE=false in "
         "sap-btp-operator-config",
+        "MutatingWebhookConfiguration sap-btp-operator-mutating-webhook-configuration has a caBundle",
+        "delete Secret ca-server-cert: re-created (a new UID)",
+        "the caBundle of sap-btp-operator-mutating-webhook-configuration changes to a new CA certificate",
+        "the caBundle of sap-btp-operator-validating-webhook-configuration is the same",
+        f"BtpOperator kyma-system/btpoperator {READY} after the certificate rotation",
     ):
         assert cases[f"main: {check}"] == "passed", check
+    # btp-manager's order: EnableLimitedCache, the certificate rotation, then the Secret deletion test
+    names = list(cases)
+    first = [
+        next(i for i, name in enumerate(names) if name.startswith(f"main: {prefix}"))
+        for prefix in (
+            "EnableLimitedCache=true",
+            "delete Secret ca-server-cert",
+            "delete Secret sap-btp-manager",
+        )
+    ]
+    assert first == sorted(first)
     assert (
         cases[
             "upgrade-while-deleting: the new manager re-applies the operand: chart-version other than 1.1.0, "
@@ -127,6 +143,11 @@ def test_the_default_scenarios_with_dummy_credentials_pass_and_clean_up(
     assert sim.get("secrets", "sap-btp-manager", "kyma-system") is None
     assert sim.get("configmaps", "sap-btp-manager", "kyma-system") is None
     assert sim.list_objects("networkpolicies.networking.k8s.io", "kyma-system") == []
+    # btp-manager's DeleteAllOf (managed-by=btp-manager) takes the webhook configurations and their Secrets
+    assert sim.list_objects("mutatingwebhookconfigurations.admissionregistration.k8s.io") == []
+    assert sim.list_objects("validatingwebhookconfigurations.admissionregistration.k8s.io") == []
+    for name in ("ca-server-cert", "webhook-server-cert"):
+        assert sim.get("secrets", name, "kyma-system") is None
     assert (
         sim.get("customresourcedefinitions.apiextensions.k8s.io", "serviceinstances.services.cloud.sap.com")
         is None

@@ -8,11 +8,13 @@ at one-second intervals is about ``n`` passes.
 from __future__ import annotations
 
 import base64
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from cryptography import x509
 from lightkube import Client, KubeConfig
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.types import PatchType
@@ -21,6 +23,7 @@ from btp_release.errors import Timeout
 from btp_release.kube import KubeClient, KubeObject
 from btp_release.testing import FakeClock
 from btp_release.testing.kube_sim import (
+    CA_CERT_SECRET,
     CHART_VERSION_LABEL,
     CONFIG_MAP,
     CREDENTIAL_KEYS,
@@ -33,11 +36,15 @@ from btp_release.testing.kube_sim import (
     MANAGED_BY_LABEL,
     MANAGER_DEPLOYMENT,
     MODULE_LABEL,
+    MUTATING_WEBHOOK,
     NETWORK_POLICIES,
     OPERAND_DEPLOYMENT,
     OPERATOR_CR_NAME,
     OPERATOR_FINALIZER,
     SERVICES_FINALIZER,
+    VALIDATING_WEBHOOK,
+    WEBHOOK_CERT_SECRET,
+    WEBHOOK_SERVICE,
     KubeSimulator,
     ModelDelays,
 )
@@ -463,6 +470,7 @@ def module_gone(kube: KubeClient, sim: KubeSimulator) -> None:
     managed = [o for o in sim.list_objects("configmaps", NS) + sim.list_objects("secrets", NS)
                if (o["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == "btp-manager"]  # fmt: skip
     assert left == [] and managed == [] and policies(kube) == []
+    assert [name for kind, name in WEBHOOKS if kube.get(WEBHOOK_API, kind, name)] == []  # DeleteAllOf, too
     assert kube.get("v1", "Secret", CREDENTIALS_SECRET, NS) is not None  # KEB's: not btp-manager's to delete
     assert kube.get("apps/v1", "Deployment", MANAGER_DEPLOYMENT, NS) is not None
 
@@ -536,6 +544,96 @@ def test_failures_of_the_network_policies(
     kube.annotate(OPERATOR_API, "BtpOperator", OPERATOR_CR_NAME, NS, {DISABLE_NETWORK_POLICIES: "true"})
     for _ in range(10):
         assert policies(kube) == (present if after_disabling is None else after_disabling)
+
+
+# -- webhook certificates --------------------------------------------------------------------------
+
+WEBHOOK_API = "admissionregistration.k8s.io/v1"
+WEBHOOKS = (
+    ("MutatingWebhookConfiguration", MUTATING_WEBHOOK),
+    ("ValidatingWebhookConfiguration", VALIDATING_WEBHOOK),
+)
+
+
+def cert_data(kube: KubeClient, name: str) -> dict[str, bytes]:
+    """The decoded data of a certificate Secret ({} when it is gone)."""
+    found = kube.get("v1", "Secret", name, NS)
+    return {k: base64.b64decode(v) for k, v in (found.body.get("data") or {}).items()} if found else {}
+
+
+def bundles(kube: KubeClient) -> list[bytes]:
+    """The decoded caBundle of every webhook of both configurations."""
+    out = []
+    for kind, name in WEBHOOKS:
+        found = kube.get(WEBHOOK_API, kind, name)
+        assert found is not None, name
+        out += [base64.b64decode(w["clientConfig"]["caBundle"]) for w in found.body["webhooks"]]
+    return out
+
+
+def signed(ca_pem: bytes, leaf_pem: bytes) -> bool:
+    """The leaf verifies against the CA (signature and issuer), and only the CA is one."""
+    ca, leaf = x509.load_pem_x509_certificate(ca_pem), x509.load_pem_x509_certificate(leaf_pem)
+    leaf.verify_directly_issued_by(ca)
+    constraints = [c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca for c in (ca, leaf)]
+    return constraints == [True, False]
+
+
+def test_webhook_configurations_carry_the_ca_of_the_certificate_secrets(kube: KubeClient) -> None:
+    ready_module(kube)
+    ca, tls = cert_data(kube, CA_CERT_SECRET), cert_data(kube, WEBHOOK_CERT_SECRET)
+    assert set(ca) == {"ca.crt", "ca.key"} and set(tls) == {"tls.crt", "tls.key"}
+    assert signed(ca["ca.crt"], tls["tls.crt"])
+    names = x509.load_pem_x509_certificate(tls["tls.crt"]).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert f"{WEBHOOK_SERVICE}.{NS}.svc" in names.value.get_values_for_type(x509.DNSName)
+    assert bundles(kube) == [ca["ca.crt"]] * 4  # two webhooks in each configuration
+    for name in (CA_CERT_SECRET, WEBHOOK_CERT_SECRET):  # made after the others are labelled: one label
+        found = kube.get("v1", "Secret", name, NS)
+        assert found is not None and found.labels == {MANAGED_BY_LABEL: "btp-manager"}
+    for kind, name in WEBHOOKS:
+        found = kube.get(WEBHOOK_API, kind, name)
+        assert found is not None and found.labels[MODULE_LABEL] == "btp-operator"
+        assert found.labels[CHART_VERSION_LABEL] == "1.2.0"
+        service = found.body["webhooks"][0]["clientConfig"]["service"]
+        assert (service["name"], service["namespace"]) == (WEBHOOK_SERVICE, NS)
+
+
+@pytest.mark.parametrize("failure", [None, "ca_bundle_not_rotated"])
+def test_a_deleted_ca_secret_brings_a_new_ca_into_both_webhook_configurations(
+    kube: KubeClient, sim: KubeSimulator, failure: str | None
+) -> None:
+    if failure:
+        sim.fail(failure)  # type: ignore[arg-type]
+    ready_module(kube)
+    old = cert_data(kube, CA_CERT_SECRET)["ca.crt"]
+    kube.delete("v1", "Secret", CA_CERT_SECRET, NS)
+    new = until(lambda: cert_data(kube, CA_CERT_SECRET).get("ca.crt"), "ca-server-cert re-created")
+    assert new != old and signed(new, cert_data(kube, WEBHOOK_CERT_SECRET)["tls.crt"])
+    if failure:
+        for _ in range(10):
+            assert bundles(kube) == [old] * 4
+    else:
+        until(lambda: bundles(kube) == [new] * 4 or None, "both caBundles rotated")
+    assert state(cr(kube))[:2] == ("Ready", "ReconcileSucceeded")  # type: ignore[index]
+
+
+def test_a_lost_webhook_certificate_or_ca_bundle_is_restored_with_the_same_ca(kube: KubeClient) -> None:
+    ready_module(kube)
+    ca = cert_data(kube, CA_CERT_SECRET)["ca.crt"]
+    old_tls = cert_data(kube, WEBHOOK_CERT_SECRET)["tls.crt"]
+    kube.delete("v1", "Secret", WEBHOOK_CERT_SECRET, NS)
+    tls = until(lambda: cert_data(kube, WEBHOOK_CERT_SECRET).get("tls.crt"), "webhook-server-cert re-created")
+    assert tls != old_tls and signed(ca, tls) and cert_data(kube, CA_CERT_SECRET)["ca.crt"] == ca
+    found = kube.get(WEBHOOK_API, "ValidatingWebhookConfiguration", VALIDATING_WEBHOOK)
+    assert found is not None
+    webhooks = copy.deepcopy(found.body["webhooks"])
+    webhooks[0]["clientConfig"]["caBundle"] = base64.b64encode(b"not a certificate").decode()
+    kube.merge_patch(
+        WEBHOOK_API, "ValidatingWebhookConfiguration", VALIDATING_WEBHOOK, None, {"webhooks": webhooks}
+    )
+    until(lambda: bundles(kube) == [ca] * 4 or None, "caBundle restored (a watch event)")
 
 
 # -- deleting the BtpOperator ----------------------------------------------------------------------

@@ -6,8 +6,8 @@ module ships it. docs/e2e.md maps each check of btp-manager's suite to a step of
 ``main``
     btp-manager's run-e2e-tests job, in its order: install, BtpOperator Ready, CRDs, the operand, a
     ServiceInstance and ServiceBinding, wrong CRs rejected beside the right one, operand recovery,
-    recovery from a deleted credentials Secret, deprovisioning safety (``NotCleaned``, the operand
-    re-created meanwhile), ``force-delete``, uninstall.
+    ``EnableLimitedCache``, the webhooks' CA rotated, recovery from a deleted credentials Secret,
+    deprovisioning safety (``NotCleaned``, the operand re-created meanwhile), ``force-delete``, uninstall.
 ``upgrade`` (real credentials only)
     the latest release with an instance and a binding, then the new module: they stay Ready, a new
     binding becomes Ready; then deprovisioning.
@@ -22,6 +22,7 @@ cluster as it found it; ``kyma-system`` itself stays (it may be someone else's).
 
 from __future__ import annotations
 
+from btp_release.e2e.btp_certs import ca_rotation
 from btp_release.e2e.btp_checks import (
     OPERATOR_API,
     SERVICES_API,
@@ -87,6 +88,7 @@ def main_scenario(
     operand_recovery(run, module)
     policies_present(run, " after the operand's recovery")
     limited_cache(run)
+    ca_rotation(run, module)
     secret_recovery(run, module, credentials)
     deprovision(run, module, credentials, [pair], operand_while_held=True)
     remove_deny_all(run)

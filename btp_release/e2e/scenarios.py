@@ -178,6 +178,7 @@ class E2ESettings:
     wrong_cr_gone_timeout: float = 30.0  # a rejected CR has no finalizer: its deletion is immediate
     network_policy_timeout: float = 30.0  # network policies deleted / re-created after the annotation
     limited_cache_timeout: float = 60.0  # EnableLimitedCache reaches the operand's config
+    cert_rotation_timeout: float = 60.0  # a deleted ca-server-cert is re-created, then each caBundle follows
     expected_chart_version: str | None = None  # the new module's operand chart version, when known
     budgets: Mapping[str, float] = attrs.field(factory=lambda: dict(DEFAULT_BUDGETS), hash=False)
 

@@ -16,7 +16,8 @@ What it models:
   services, serviceaccounts (``default`` made per namespace), events, nodes and pods (these two
   read-only: made by the models), ``pods/{name}/log``; apps/v1 deployments;
   scheduling.k8s.io/v1 priorityclasses; networking.k8s.io/v1 networkpolicies and RBAC roles and
-  bindings (stored, not enforced);
+  bindings (stored, not enforced); admissionregistration.k8s.io/v1 mutating and validating webhook
+  configurations (stored, never called);
   apiextensions.k8s.io/v1 CRDs; any custom resource of an Established CRD (namespaced or
   cluster-scoped, ``/status`` when declared, validated against and pruned by its schema).
 - Verbs: get, list (label selectors; ``metadata.name``/``metadata.namespace`` and a few
@@ -79,8 +80,10 @@ How to use it for E2E scenarios (btp-operator):
 - Failure modes (``KubeSimulator(failures=[...])`` or ``sim.fail(...)``, see
   :data:`FAILURE_DESCRIPTIONS`): ``deployment_never_available``, ``cr_stuck``,
   ``crds_not_removed``, ``reconciles_any_name``, ``no_operand_recovery``, ``image_not_restored``,
-  ``no_secret_recovery``, ``no_upgrade_while_deleting``, ``not_cleaned_as_deleting``;
-  for generic modules ``module_never_ready``, ``finalizer_never_removed``, ``leaves_objects_behind``.
+  ``no_secret_recovery``, ``no_upgrade_while_deleting``, ``not_cleaned_as_deleting``,
+  ``no_network_policies``, ``network_policies_not_disabled``, ``limited_cache_not_propagated``,
+  ``ca_bundle_not_rotated``; for generic modules ``module_never_ready``, ``finalizer_never_removed``,
+  ``leaves_objects_behind``.
 - A generic module: ``KubeSimulator(modules=[SimulatedModule(group=..., version=..., kind=...,
   plural=..., manager_namespace=..., manager_name=..., finalizer=...)])``.
 """
@@ -92,6 +95,7 @@ from .failures import FAILURE_DESCRIPTIONS, FAILURE_MODES, FailureMode
 from .faults import Fault, FaultKind
 from .module_model import SimulatedModule
 from .names import (
+    CA_CERT_SECRET,
     CHART_VERSION_LABEL,
     CONFIG_MAP,
     CREDENTIAL_KEYS,
@@ -104,18 +108,23 @@ from .names import (
     MANAGER_DEPLOYMENT,
     MANAGER_NAMESPACE,
     MODULE_LABEL,
+    MUTATING_WEBHOOK,
     NETWORK_POLICIES,
     OPERAND_DEPLOYMENT,
     OPERAND_IMAGE_ENV,
     OPERATOR_CR_NAME,
     OPERATOR_FINALIZER,
     SERVICES_FINALIZER,
+    VALIDATING_WEBHOOK,
+    WEBHOOK_CERT_SECRET,
+    WEBHOOK_SERVICE,
 )
 from .reconciler import ModelDelays
 from .server import RecordedRequest
 from .simulator import KubeSimulator
 
 __all__ = [
+    "CA_CERT_SECRET",
     "CHART_VERSION_LABEL",
     "CONFIG_MAP",
     "CREDENTIALS_SECRET",
@@ -130,12 +139,16 @@ __all__ = [
     "MANAGER_DEPLOYMENT",
     "MANAGER_NAMESPACE",
     "MODULE_LABEL",
+    "MUTATING_WEBHOOK",
     "NETWORK_POLICIES",
     "OPERAND_DEPLOYMENT",
     "OPERAND_IMAGE_ENV",
     "OPERATOR_CR_NAME",
     "OPERATOR_FINALIZER",
     "SERVICES_FINALIZER",
+    "VALIDATING_WEBHOOK",
+    "WEBHOOK_CERT_SECRET",
+    "WEBHOOK_SERVICE",
     "FailureMode",
     "Fault",
     "FaultKind",

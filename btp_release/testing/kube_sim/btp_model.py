@@ -2,8 +2,9 @@
 
 Derived from kyma-project/btp-manager at c70cd1842cbc (``controllers/btpoperator_controller.go``,
 ``internal/provisioning``, ``internal/deprovisioning``, ``internal/manager/moduleresource``,
-``controllers/config/handler.go``, ``controllers/cache.go``, ``internal/conditions``). Deterministic:
-one step per reconcile pass; btp-manager's durations become passes (:meth:`ModelDelays.passes`).
+``internal/webhook/certificate``, ``controllers/config/handler.go``, ``controllers/cache.go``,
+``internal/conditions``). Deterministic but for key material: one step per reconcile pass;
+btp-manager's durations become passes (:meth:`ModelDelays.passes`).
 
 What it models:
 
@@ -28,9 +29,10 @@ What it models:
   empty: Error/``InvalidSecret`` ("key(s) … not found", "missing value(s) for … key(s)").
 - What triggers a reconcile (btp-manager's watches): the CR (not in Warning/Error unless deleting),
   the visible credentials Secret, the visible ConfigMap, the operand Deployment (created, deleted,
-  ``Available``/``Progressing`` changed), its network policies, a new manager pod; requeues after
-  ``ProcessingStateRequeueInterval`` (5m) and ``ReadyStateRequeueInterval`` (15m). While one
-  reconcile waits (operand readiness, hard delete) nothing else happens: one worker.
+  ``Available``/``Progressing`` changed), its network policies, the certificate Secrets (created,
+  changed, deleted), the webhook configurations (created, deleted, other caBundles), a new manager
+  pod; requeues after ``ProcessingStateRequeueInterval`` (5m) and ``ReadyStateRequeueInterval``
+  (15m). While one reconcile waits (operand readiness, hard delete) nothing else happens: one worker.
 - Network policies (:mod:`.btp_operand`): the four of ``manager-resources/network-policies`` are
   applied with the operand; the BtpOperator's annotation
   ``operator.kyma-project.io/btp-operator-disable-network-policies: "true"`` deletes those labelled
@@ -40,6 +42,13 @@ What it models:
 - The operand (:mod:`.btp_operand`): deleted while Ready → re-created; its image changed → restored
   at the next reconcile (e.g. when its pods stop and ``Available`` flips). Operand pods whose image
   is not the one btp-manager wants crash-loop (the stand-in for an image that cannot be pulled).
+- Webhook certificates (:mod:`.btp_webhooks`), at every apply: Secret ``kyma-system/ca-server-cert``
+  (``ca.crt``, ``ca.key``) missing or invalid → a new CA and webhook certificate; Secret
+  ``webhook-server-cert`` (``tls.crt``, ``tls.key``) missing or invalid → a new one signed by the CA,
+  not signed by it → both anew; the CA certificate is the ``caBundle`` of every webhook of
+  ``sap-btp-operator-mutating-webhook-configuration`` and ``…-validating-webhook-configuration``.
+  Deleting ``ca-server-cert`` while Ready is a watch event: a new CA, both caBundles follow, the CR
+  stays Ready.
 - Deleting: ``deletionTimestamp`` → Deleting/``HardDeleting`` "BtpOperator is to be deleted". Without
   label ``force-delete: "true"`` and with instances or bindings: Warning/
   ``ServiceInstancesAndBindingsNotCleaned`` "All service instances and bindings must be removed: %d
@@ -49,8 +58,9 @@ What it models:
   cleaning service instance and binding resources" (only coming from NotCleaned), then the hard
   delete: all bindings, then all instances are deleted and polled for ``HardDeleteTimeout``
   (default 20m); when none is left, the module resources (``managed-by=btp-manager``: the operand,
-  the service CRDs) are deleted and the finalizer removed. On timeout: Deleting/``SoftDeleting``
-  "Being soft deleted": the operand Deployment is deleted, bindings (and the Secrets named after
+  its webhook configurations and certificate Secrets, the service CRDs) are deleted and the
+  finalizer removed. On timeout: Deleting/``SoftDeleting`` "Being soft deleted": the operand
+  Deployment and the webhook configurations are deleted, bindings (and the Secrets named after
   them) then instances lose their finalizers, the module resources are deleted, the finalizer goes.
 - ConfigMap ``kyma-system/sap-btp-manager``: read through the API when a manager pod starts
   (labels do not matter then), afterwards only when labelled like the Secret (the cache filter).
@@ -62,11 +72,12 @@ What it models:
 - The service operator (:mod:`.service_operator`) reconciles instances and bindings while the
   operand Deployment is Available.
 
-What it leaves out: the deletion of the old webhook network policy, the CA bundle probe, webhook
-configurations and their ``caBundle``/certificates, ``credentials_namespace`` and cluster-id drift
-(``CredentialsNamespaceChanged``, ``ClusterIdChanged``), outdated-resource deletion
-(``module-resources/delete``), RBAC of the operand, ``ResourceRemovalFailed`` (deletions never fail
-here), retries with back-off after errors, leader election between two manager pods.
+What it leaves out: the deletion of the old webhook network policy, the CA bundle probe, calls to
+the webhooks (stored, never called), RSA keys and the certificate lifetimes of the ConfigMap,
+``credentials_namespace`` and cluster-id drift (``CredentialsNamespaceChanged``,
+``ClusterIdChanged``), outdated-resource deletion (``module-resources/delete``), RBAC of the
+operand, ``ResourceRemovalFailed`` (deletions never fail here), retries with back-off after errors,
+leader election between two manager pods.
 """
 
 from __future__ import annotations
@@ -335,6 +346,7 @@ class BtpManagerModel(Reconciler):
             meta(config).get("resourceVersion") if config is not None else None,
             self.operand.watch_state(),
             self.operand.policies_watch_state(),
+            self.operand.certificates.watch_state(),
             manager.pod_uid,
         )
 
@@ -472,6 +484,7 @@ class BtpManagerModel(Reconciler):
             return
         cr = self._state(rt, cr, "Deleting", "SoftDeleting", "Being soft deleted")
         self.operand.delete_deployment()
+        self.operand.delete_webhooks()
         secrets = self._type("/secrets")
         for key in (BINDINGS_KEY, INSTANCES_KEY):  # finalizers off, bindings first, with their Secrets
             kind = self._type(key)

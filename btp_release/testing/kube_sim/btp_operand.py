@@ -7,10 +7,11 @@ btp-operator``. The simulator applies a subset that shows the same behaviour: Co
 ``sap-btp-operator-config``, Secret ``sap-btp-service-operator`` (the credentials without
 ``cluster_id``), ServiceAccount ``sap-btp-operator``, Service ``sap-btp-operator-webhook-service``,
 Deployment ``sap-btp-operator-controller-manager`` (container ``manager``, the image of the
-manager's ``SAP_BTP_SERVICE_OPERATOR`` env), the ServiceInstance/ServiceBinding CRDs and the four
+manager's ``SAP_BTP_SERVICE_OPERATOR`` env), the ServiceInstance/ServiceBinding CRDs, the four
 network policies of ``manager-resources/network-policies`` (unless disabled by the BtpOperator's
-annotation; then those labelled ``managed-by=btp-manager`` are deleted). Their rules are stored, not
-enforced: the simulator has no pod network. No webhook configurations, RBAC or certificates.
+annotation; then those labelled ``managed-by=btp-manager`` are deleted; their rules are stored, not
+enforced: the simulator has no pod network), and the two webhook configurations with the certificate
+Secrets behind their ``caBundle`` (:mod:`.btp_webhooks`). No RBAC.
 
 The chart version is what the manager image carries (btp-manager reads ``module-chart/chart/
 Chart.yaml`` from its image): here ``chart_versions[<manager image tag>]`` when the simulator was
@@ -28,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from .btp_webhooks import WEBHOOK_KEYS, WebhookCertificates, configurations
 from .names import (
     CHART_VERSION_LABEL,
     CREDENTIAL_KEYS,
@@ -53,13 +55,15 @@ OPERAND_SELECTOR = {
     "app.kubernetes.io/instance": "sap-btp-operator",
     "app.kubernetes.io/name": "sap-btp-operator",
 }
-# What btp-manager deletes (DeleteAllOf, label managed-by=btp-manager) when the module goes.
+# What btp-manager deletes (DeleteAllOf, label managed-by=btp-manager) when the module goes: the kinds of
+# module-resources/apply (the certificate Secrets among the Secrets) and the network policies.
 MODULE_RESOURCE_KEYS = (
     "/configmaps",
     "/secrets",
     "/serviceaccounts",
     "/services",
     "apps/deployments",
+    *WEBHOOK_KEYS,
     NETWORK_POLICIES_KEY,
 )
 # manager-resources/network-policies at c70cd184, abridged: egress 443 and DNS (its destinations left
@@ -122,6 +126,7 @@ class Operand:
         self.store = store
         self.failures = failures
         self.wanted_image: str | None = None  # the operand image of the last apply
+        self.certificates = WebhookCertificates(store, failures)
         self._created = False  # the Deployment was created once (``no_operand_recovery``)
 
     def _labels(self, manager: RunningManager, extra: Mapping[str, str] = {}) -> dict[str, str]:
@@ -191,8 +196,9 @@ class Operand:
                                         "spec": {"podSelector": selector, **copy.deepcopy(rules)}})
                 for name, rules in _POLICY_RULES.items()
             ]  # fmt: skip
+        out += configurations()
         for _key, body in out:
-            labels = meta(body).get("labels") or named
+            labels = meta(body).get("labels", named)
             meta(body)["labels"] = self._labels(manager, labels)
         return out
 
@@ -205,13 +211,17 @@ class Operand:
         limited_cache: str = "true",
     ) -> None:
         """Create what is missing, replace what differs (btp-manager's create-or-update); with
-        ``network_policies`` off, delete the managed ones first (CleanupNetworkPolicies)."""
+        ``network_policies`` off, delete the managed ones first (CleanupNetworkPolicies). The webhook
+        configurations get their caBundle, and certificates made anew go first (PrepareAdmissionWebhooks)."""
         self.wanted_image = manager.operand_image
         if not network_policies and "network_policies_not_disabled" not in self.failures:
             self._delete_managed(NETWORK_POLICIES_KEY)
-        wanted = self.desired(
+        rendered = self.desired(
             manager, credentials, network_policies=network_policies, limited_cache=limited_cache
         )
+        webhooks = [(key, body) for key, body in rendered if key in WEBHOOK_KEYS]
+        wanted = [(key, body) for key, body in rendered if key not in WEBHOOK_KEYS]
+        wanted += self.certificates.prepare(webhooks, {MANAGED_BY_LABEL: MANAGER})
         for key, body in wanted:
             rt = self.store.type_for(key)
             assert rt is not None
@@ -229,7 +239,7 @@ class Operand:
             elif not meta(live).get("deletionTimestamp"):
                 updated = copy.deepcopy(live)
                 meta(updated)["labels"] = meta(body)["labels"]
-                for field in ("spec", "data", "type"):
+                for field in ("spec", "data", "type", "webhooks"):
                     if field in body:
                         updated[field] = body[field]
                 self.store.write(rt, updated, manager=MANAGER)
@@ -262,9 +272,19 @@ class Operand:
         if self.deployment() is not None:
             self.store.delete(rt, MANAGER_NAMESPACE, OPERAND_DEPLOYMENT)
 
+    def delete_webhooks(self) -> None:
+        """The two webhook configurations deleted by name (the soft delete's first step, with the
+        Deployment: nothing may call the webhooks once their server is gone)."""
+        for key, body in configurations():
+            rt = self.store.type_for(key)
+            assert rt is not None
+            if self.store.get(rt, "", str(meta(body)["name"])) is not None:
+                self.store.delete(rt, "", str(meta(body)["name"]))
+
     def delete_module_resources(self) -> None:
         """DeleteAllOf ``managed-by=btp-manager`` for each applied kind: namespaced ones in
-        kyma-system, CRDs cluster-wide (kept with ``crds_not_removed``)."""
+        kyma-system, cluster-scoped ones (webhook configurations, CRDs) cluster-wide (CRDs kept with
+        ``crds_not_removed``)."""
         keys = [*MODULE_RESOURCE_KEYS, *(() if "crds_not_removed" in self.failures else (CRD_KEY,))]
         for key in keys:
             self._delete_managed(key)

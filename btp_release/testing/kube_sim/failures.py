@@ -22,6 +22,7 @@ FailureMode = Literal[
     "no_network_policies",
     "network_policies_not_disabled",
     "limited_cache_not_propagated",
+    "ca_bundle_not_rotated",
     "module_never_ready",
     "finalizer_never_removed",
     "leaves_objects_behind",
@@ -57,6 +58,10 @@ FAILURE_DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "limited_cache_not_propagated": (
             "EnableLimitedCache in ConfigMap sap-btp-manager never reaches the operand's "
             "sap-btp-operator-config (ENABLE_LIMITED_CACHE stays true)"
+        ),
+        "ca_bundle_not_rotated": (
+            "a deleted ca-server-cert is re-created with a new CA, but the webhook configurations keep "
+            "the old caBundle (webhooks calling the operand would fail TLS verification)"
         ),
         "module_never_ready": "a generic module's CRs stay Processing",
         "finalizer_never_removed": "a generic module's deleted CRs stay Deleting with their finalizer",

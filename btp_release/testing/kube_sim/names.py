@@ -53,3 +53,11 @@ NETWORK_POLICIES = (
     "kyma-project.io--allow-btp-operator-webhook",
 )
 DISABLE_NETWORK_POLICIES = "operator.kyma-project.io/btp-operator-disable-network-policies"
+
+# The operand's admission webhooks (module-resources/apply/webhook.yml) and the certificates btp-manager keeps
+# for them (internal/webhook/certificate): the CA certificate is each webhook's clientConfig.caBundle.
+MUTATING_WEBHOOK = "sap-btp-operator-mutating-webhook-configuration"
+VALIDATING_WEBHOOK = "sap-btp-operator-validating-webhook-configuration"
+WEBHOOK_SERVICE = "sap-btp-operator-webhook-service"  # in MANAGER_NAMESPACE
+CA_CERT_SECRET = "ca-server-cert"  # in MANAGER_NAMESPACE; keys ca.crt, ca.key (PEM)
+WEBHOOK_CERT_SECRET = "webhook-server-cert"  # in MANAGER_NAMESPACE; keys tls.crt, tls.key (PEM)

@@ -148,7 +148,7 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
         """Bind an ephemeral loopback port and serve in a background thread; idempotent."""
         if self._server is None:
             if self.tls and self._certificates is None:
-                from .tls import generate  # cryptography, imported only when serving HTTPS
+                from .tls import generate  # files and an SSL context only when serving HTTPS
 
                 self._certificates = generate()
             context = self._certificates.server_context() if self._certificates is not None else None
@@ -227,8 +227,9 @@ class KubeSimulator(SimulatorControls[Fault, RecordedRequest]):
 
         btp-manager: ``deployment_never_available``, ``cr_stuck``, ``crds_not_removed``,
         ``reconciles_any_name``, ``no_operand_recovery``, ``image_not_restored``,
-        ``no_secret_recovery``, ``no_upgrade_while_deleting``, ``not_cleaned_as_deleting``;
-        generic modules: ``module_never_ready``, ``finalizer_never_removed``,
+        ``no_secret_recovery``, ``no_upgrade_while_deleting``, ``not_cleaned_as_deleting``,
+        ``no_network_policies``, ``network_policies_not_disabled``, ``limited_cache_not_propagated``,
+        ``ca_bundle_not_rotated``; generic modules: ``module_never_ready``, ``finalizer_never_removed``,
         ``leaves_objects_behind``.
         """
         unknown = set(modes) - FAILURE_MODES
